@@ -1,0 +1,18 @@
+"""Kepler: a smart lab journal for deep-learning experiments, inside Jupyter."""
+
+from .api import check
+from .checks.finding import Finding, KeplerWarning
+from .interception.extension import load_ipython_extension, unload_ipython_extension
+from .interception.inspector import ModelInspector
+from .journal.journal import Journal
+
+__version__ = "0.1.0"
+__all__ = [
+    "Finding",
+    "Journal",
+    "KeplerWarning",
+    "ModelInspector",
+    "check",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]

@@ -1,0 +1,3 @@
+from .presentation.cli import run
+
+run()

@@ -1,0 +1,28 @@
+"""``kepler.check``: the pre-training checks, without training."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from .checks.context import CheckContext
+from .checks.finding import Finding, KeplerWarning
+from .checks.runner import run_checks
+from .checks.selection import Selection, parse_codes
+from .interception.fitcall import FitCall
+from .interception.routing import original_fit
+
+
+def check(
+    model: Any, x: Any = None, y: Any = None, *, select: str = "", ignore: str = "", **fit_kwargs: Any
+) -> list[Finding]:
+    """Run every pre-training check on ``model`` and the data, as ``model.fit(x, y, **fit_kwargs)`` would see them.
+
+    Nothing is trained and the model is untouched. Each finding is also
+    emitted as a :class:`KeplerWarning`.
+    """
+    call = FitCall.bind(original_fit(), model, (x, y), fit_kwargs)
+    findings = run_checks(CheckContext(call), Selection(parse_codes(select), parse_codes(ignore)))
+    for finding in findings:
+        warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+    return findings

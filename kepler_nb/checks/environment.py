@@ -1,0 +1,1 @@
+"""K5xx: reproducibility and environment."""

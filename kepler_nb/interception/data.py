@@ -1,0 +1,220 @@
+"""A read-only view of the data given to ``fit``, whatever its form.
+
+Checks and the journal need numbers: this module turns numpy arrays, lists,
+pandas frames, sparse matrices, dicts and lists of inputs, ``tf.data``
+datasets, ``PyDataset``s and Python generators into numpy arrays, without
+copying what is already an array and without consuming what ``fit`` will
+read. Datasets and generators are looked at through a bounded sample; a
+generator is replaced by one that replays the sampled items first, so ``fit``
+still sees every item.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# How many batches of a dataset, generator or PyDataset are sampled.
+SAMPLE_BATCHES = 8
+
+
+class DataProblem(ValueError):
+    """The data can't be read as arrays; the message says why."""
+
+
+@dataclass
+class DataView:
+    """Arrays standing for one set of data (training or validation).
+
+    ``inputs`` and ``targets`` map names to arrays (``"x"``/``"y"`` for a
+    single array, the dict keys for dict data, ``"x0"``, ``"x1"``... for a list
+    of inputs). ``complete`` is False when they are a sample of the data.
+    """
+
+    kind: str
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+    complete: bool = True
+    n_samples: int | None = None
+    note: str = ""
+    problem: str | None = None
+    sample_weight: np.ndarray | None = None
+
+    @property
+    def x(self) -> np.ndarray | None:
+        """The first (often the only) input."""
+        return next(iter(self.inputs.values()), None)
+
+    @property
+    def y(self) -> np.ndarray | None:
+        """The first (often the only) target."""
+        return next(iter(self.targets.values()), None)
+
+    def split_tail(self, fraction: float) -> tuple[DataView, DataView]:
+        """The head and tail that Keras' ``validation_split`` would make."""
+        n = self.n_samples or 0
+        cut = int(n * (1.0 - fraction))
+
+        def part(s: slice) -> DataView:
+            return DataView(
+                kind=self.kind,
+                inputs={k: v[s] for k, v in self.inputs.items()},
+                targets={k: v[s] for k, v in self.targets.items()},
+                complete=self.complete,
+                n_samples=len(range(*s.indices(n))),
+                note=self.note,
+            )
+
+        return part(slice(0, cut)), part(slice(cut, n))
+
+
+def as_array(value: Any, what: str) -> np.ndarray:
+    """One array from an array-like, without copying numpy arrays."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "to_numpy"):  # pandas
+        return value.to_numpy()
+    if hasattr(value, "tocsr") and hasattr(value, "toarray"):  # scipy.sparse
+        return value
+    if hasattr(value, "numpy"):  # eager tensors
+        return np.asarray(value.numpy())
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        raise DataProblem(f"{what} can't be read as one array ({error}); is it a ragged list?") from None
+    if array.dtype == object and array.ndim >= 1 and len(array) and isinstance(array.flat[0], (list, tuple)):
+        raise DataProblem(f"{what} is a ragged list (rows of different lengths); pad it or use a tf.data pipeline")
+    return array
+
+
+def named_arrays(value: Any, default: str) -> dict[str, np.ndarray]:
+    """Inputs or targets as a dict of arrays."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): as_array(v, f"{default}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and value and all(_is_array_like(v) for v in value):
+        return {f"{default}{i}": as_array(v, f"{default}[{i}]") for i, v in enumerate(value)}
+    return {default: as_array(value, default)}
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value, "ndim", 0) >= 1
+
+
+def view_arrays(x: Any, y: Any, sample_weight: Any = None) -> DataView:
+    """A view of in-memory data (arrays, lists, pandas, sparse, dicts)."""
+    try:
+        inputs = named_arrays(x, "x")
+        targets = named_arrays(y, "y")
+    except DataProblem as problem:
+        return DataView(kind="arrays", problem=str(problem))
+    lengths = {k: v.shape[0] for k, v in {**inputs, **targets}.items() if getattr(v, "ndim", 0) >= 1}
+    view = DataView(kind="arrays", inputs=inputs, targets=targets)
+    if len(set(lengths.values())) > 1:
+        view.problem = "inputs and targets have different numbers of samples: " + ", ".join(
+            f"{k}={n}" for k, n in lengths.items()
+        )
+    view.n_samples = max(lengths.values()) if lengths else 0
+    if sample_weight is not None:
+        view.sample_weight = np.asarray(sample_weight)
+    return view
+
+
+def view_batches(batches: list[Any], kind: str, note: str, total: int | None) -> DataView:
+    """A sampled view made of the first batches of a dataset or generator."""
+    xs, ys = [], []
+    for batch in batches:
+        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+            xs.append(batch[0])
+            ys.append(batch[1])
+        else:
+            xs.append(batch)
+    try:
+        x = _concat([named_arrays(b, "x") for b in xs])
+        y = _concat([named_arrays(b, "y") for b in ys]) if ys else {}
+    except (DataProblem, ValueError) as problem:
+        return DataView(kind=kind, complete=False, problem=f"its batches can't be read as arrays ({problem})")
+    n = next(iter(x.values())).shape[0] if x else 0
+    return DataView(kind=kind, inputs=x, targets=y, complete=False, n_samples=total, note=f"{note} ({n} samples)")
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {}
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+
+
+def is_generator(x: Any) -> bool:
+    return inspect.isgenerator(x) or (isinstance(x, Iterator) and not _is_dataset(x) and not _is_array_like(x))
+
+
+def _is_dataset(x: Any) -> bool:
+    return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
+
+
+def _is_pydataset(x: Any) -> bool:
+    try:
+        from keras.utils import PyDataset
+    except ImportError:  # pragma: no cover - keras is a dependency
+        return False
+    return isinstance(x, PyDataset)
+
+
+def describe_fit_data(x: Any, y: Any, sample_weight: Any = None) -> tuple[DataView, Any]:
+    """The view of ``fit``'s training data, and the ``x`` to hand to ``fit``.
+
+    The returned ``x`` is the original object except for a Python generator,
+    which is replaced by one that replays the sampled items first.
+    """
+    if _is_dataset(x):
+        return _view_dataset(x), x
+    if _is_pydataset(x):
+        return _view_pydataset(x), x
+    if is_generator(x):
+        head = list(itertools.islice(x, SAMPLE_BATCHES))
+        view = view_batches(head, "generator", f"first {len(head)} batches of a generator", None)
+        return view, _replay(head, x)
+    return view_arrays(x, y, sample_weight), x
+
+
+def _replay(head: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from head
+    yield from rest
+
+
+def _view_dataset(ds: Any) -> DataView:
+    import tensorflow as tf
+
+    cardinality = int(tf.data.experimental.cardinality(ds).numpy())
+    total = cardinality if cardinality >= 0 else None
+    try:
+        # A fresh iterator: the dataset fit reads is not advanced.
+        batches = [_to_numpy(b) for b in ds.take(SAMPLE_BATCHES)]
+    except Exception as error:  # noqa: BLE001 - a user pipeline can raise anything
+        return DataView(kind="dataset", complete=False, problem=f"the dataset could not be sampled ({error})")
+    view = view_batches(batches, "dataset", f"first {len(batches)} batches of a tf.data.Dataset", None)
+    view.note += f"; {total} batches in all" if total is not None else ""
+    return view
+
+
+def _view_pydataset(ds: Any) -> DataView:
+    try:
+        n = len(ds)
+        batches = [ds[i] for i in range(min(n, SAMPLE_BATCHES))]
+    except Exception as error:  # noqa: BLE001
+        return DataView(kind="pydataset", complete=False, problem=f"the PyDataset could not be sampled ({error})")
+    return view_batches(batches, "pydataset", f"first {len(batches)} of {n} batches of a PyDataset", None)
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_numpy(v) for v in value)
+    return value.numpy() if hasattr(value, "numpy") else value

@@ -1,0 +1,269 @@
+"""ModelInspector: one intercepted fit, from checks to journal record.
+
+The flow of a fit: bind its arguments and look at its data; run the
+pre-training checks and show the findings; ask before training when some are
+errors; record the experiment (status ``running``); train, with a callback
+that appends each epoch and runs the training checks; record how it ended.
+The model is only ever read: checks never change weights, optimizer state or
+random state.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..checks.context import CheckContext
+from ..checks.finding import Finding, KeplerWarning, sort_findings
+from ..checks.runner import run_checks
+from ..checks.selection import Selection, load_selection, noqa_codes
+from ..checks.training import TrainingContext
+from ..journal.fingerprint import data_statistics
+from ..journal.journal import Journal
+from ..journal.records import (
+    describe_compile,
+    describe_environment,
+    describe_layers,
+    model_config,
+    model_summary,
+)
+from ..presentation.prompts import Question, ask
+from ..presentation.text import format_finding
+from . import notebook
+from .fitcall import FitCall
+
+log = logging.getLogger("kepler")
+
+
+@dataclass
+class RunOptions:
+    """What the user said about the runs of one cell (or one ModelInspector)."""
+
+    project: str | None = None
+    name: str | None = None
+    tags: list[str] = field(default_factory=list)
+    hypothesis: str | None = None
+    checks: bool = True
+    selection: Selection = field(default_factory=Selection)
+    answer: str | None = None
+    stop_on_error: bool = False
+    cell: str | None = None
+    user_ns: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelInspector:
+    """Inspect, record and train one model.
+
+    ```python
+    with ModelInspector(model=model, project="digits") as mi:
+        history = mi.fit(x, y, epochs=5)
+    mi.findings, mi.experiment_id
+    ```
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        project: str | None = None,
+        name: str | None = None,
+        *,
+        options: RunOptions | None = None,
+        journal: Journal | None = None,
+        show: Any = print,
+    ) -> None:
+        self.model = model
+        self.options = options or RunOptions()
+        self.options.project = project or self.options.project
+        self.options.name = name or self.options.name
+        self.journal = journal
+        self.show = show
+        self.findings: list[Finding] = []
+        self.experiment_id: int | None = None
+        self.history: Any = None
+
+    def __enter__(self) -> ModelInspector:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        return False
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        """Train ``model`` as ``model.fit(*args, **kwargs)`` would, inspected and recorded."""
+        if self.model is None:
+            raise ValueError("ModelInspector(model=...) needs the model to train; pass model=your_model")
+        from .routing import original_fit
+
+        return self.run(original_fit(), self.model, args, kwargs)
+
+    # -- the flow of one fit ----------------------------------------------------
+    def run(self, fit: Any, model: Any, args: tuple, kwargs: dict) -> Any:
+        self.model = model
+        journal = self.journal = self.journal or Journal()
+        call = FitCall.bind(fit, model, args, kwargs)
+        options = self.options
+        project = options.project or _default_project(options.user_ns)
+        selection = load_selection(journal.home, project).merge(options.selection)
+        selection = selection.merge(Selection(ignore=noqa_codes(options.cell)))
+
+        if options.checks:
+            self.findings = run_checks(CheckContext(call), selection)
+            self._emit(self.findings)
+
+        summary, parts = self._describe(call, project)
+        errors = [f for f in self.findings if f.severity == "error" and not f.skipped]
+        if errors:
+            question = Question(
+                f"{len(errors)} check{'s' if len(errors) > 1 else ''} failed with errors "
+                f"({', '.join(f.code for f in errors)}). Train anyway?",
+                continue_label="Train anyway",
+                skip_label="Stop",
+            )
+            if not ask(question, options.answer, self.show).train:
+                return self._skip(summary, parts, reason="stopped before training: " + question.text)
+
+        summary["status"] = "running"
+        self.experiment_id = journal.start(summary, parts)
+        callback = self._callback(call, selection)
+        try:
+            self.history = call.call_fit(fit, [callback])
+        except BaseException as error:
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            self._finish(model, callback, status, error=_error_summary(error))
+            raise
+        self._finish(model, callback, "finished")
+        return self.history
+
+    def _callback(self, call: FitCall, selection: Selection) -> Any:
+        from .callback import KeplerCallback
+
+        context = None
+        if self.options.checks:
+            context = TrainingContext(call=call, loss_name=CheckContext(call).loss_name)
+        return KeplerCallback(
+            on_epoch=lambda epoch, logs: self.journal.append_epoch(self.experiment_id, epoch, logs),
+            on_finding=lambda finding: self._emit([finding]),
+            context=context,
+            selection=selection,
+            stop_on_error=self.options.stop_on_error,
+        )
+
+    def _finish(self, model: Any, callback: Any, status: str, error: str | None = None) -> None:
+        self.findings = sort_findings(self.findings + callback.findings)
+        history = self.journal.history(self.experiment_id)
+        layers = describe_layers(model)  # built by now: parameter counts are known
+        summary = {
+            "status": status,
+            "finished": _now(),
+            "epochs_done": len(next(iter(history.values()), [])),
+            "final": {k: v[-1] for k, v in history.items() if v},
+            "n_params": sum(row["params"] for row in layers),
+            "architecture": model_summary(layers),
+            "findings": _counts(self.findings),
+            "codes": sorted({f.code for f in self.findings if not f.skipped}),
+        }
+        if error:
+            summary["error"] = error
+        parts = {
+            "layers": layers,
+            "model_config": model_config(model),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        try:
+            self.journal.update(self.experiment_id, summary, parts)
+        except Exception:  # noqa: BLE001 - never hide the user's own exception
+            log.exception("could not record the end of experiment %s", self.experiment_id)
+
+    def _skip(self, summary: dict[str, Any], parts: dict[str, Any], reason: str) -> Any:
+        import keras
+
+        summary.update(status="skipped", finished=_now(), reason=reason, epochs_done=0)
+        self.experiment_id = self.journal.start(summary, parts)
+        self.show(f"Kepler: not trained; recorded as experiment {self.experiment_id} (skipped).")
+        history = keras.callbacks.History()
+        history.set_model(self.model)
+        self.history = history
+        return history
+
+    # -- describing the run -----------------------------------------------------------
+    def _describe(self, call: FitCall, project: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        model, options = call.model, self.options
+        layers = describe_layers(model)
+        compile_info = describe_compile(model)
+        data = data_statistics(call.train)
+        if call.validation is not None:
+            data["validation"] = data_statistics(call.validation)
+        path = notebook.notebook_path(options.user_ns)
+        inputs = notebook.kernel_history(options.user_ns)
+        summary = {
+            "project": project,
+            "name": options.name or getattr(model, "name", None) or type(model).__name__,
+            "tags": list(options.tags),
+            "hypothesis": options.hypothesis,
+            "notebook": path,
+            "model_class": type(model).__name__,
+            "architecture": model_summary(layers),
+            "n_layers": len(layers),
+            "n_params": sum(row["params"] for row in layers),
+            "optimizer": compile_info["optimizer"],
+            "learning_rate": compile_info["learning_rate"],
+            "loss": compile_info["loss"] if isinstance(compile_info["loss"], str) else str(compile_info["loss"]),
+            "epochs": call["epochs"],
+            "batch_size": call["batch_size"],
+            "n_samples": data.get("n_samples"),
+            "data_fingerprint": data.get("fingerprint"),
+            "findings": _counts(self.findings),
+            "codes": sorted({f.code for f in self.findings if not f.skipped}),
+        }
+        parts = {
+            "model_config": model_config(model),
+            "layers": layers,
+            "compile": compile_info,
+            "fit": call.parameters(),
+            "data": data,
+            "findings": [f.to_dict() for f in self.findings],
+            "cell": options.cell,
+            "notebook": notebook.saved_notebook(path),
+            "inputs": notebook.history_notebook(inputs) if inputs else None,
+            "environment": describe_environment(),
+        }
+        return summary, parts
+
+    def _emit(self, findings: list[Finding]) -> None:
+        """Show findings through ``warnings``, so the user's filters apply."""
+        if not findings:
+            return
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *args, **kwargs: self.show(format_finding(message.finding))
+            for finding in findings:
+                # warn_explicit with no registry: the same finding shows on every run.
+                warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+
+
+def _default_project(user_ns: dict[str, Any]) -> str:
+    path = notebook.notebook_path(user_ns)
+    return Path(path).stem if path else "default"
+
+
+def _counts(findings: list[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        if not f.skipped:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+    return counts
+
+
+def _error_summary(error: BaseException) -> str:
+    lines = traceback.format_exception_only(type(error), error)
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
+    return "".join(lines).strip() + (f" (at {where})" if where else "")
+
+
+def _now() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

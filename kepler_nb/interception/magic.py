@@ -1,0 +1,133 @@
+"""``%%kepler_fit`` and ``%kepler``: the notebook's way into Kepler."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ..checks.selection import Selection, parse_codes
+from ..presentation.prompts import validate_answer
+from .inspector import ModelInspector, RunOptions
+from .routing import route_fits
+
+
+@magics_class
+class KeplerMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.last_inspectors: list[ModelInspector] = []
+
+    @magic_arguments()
+    @argument("--project", "-p", help="Project the experiment belongs to (default: the notebook's name).")
+    @argument("--name", "-n", help="A name for the experiment (default: the model's name).")
+    @argument("--tags", "-t", default="", help="Comma-separated tags, e.g. 'baseline,sigmoid'.")
+    @argument("--hypothesis", help="What this run is meant to show, in your words.")
+    @argument("--no-checks", action="store_true", help="Record the run without checking it.")
+    @argument("--select", default="", help="Only run these checks (codes or prefixes: 'K2,K303').")
+    @argument("--ignore", default="", help="Don't run these checks ('K104,K3').")
+    @argument("--answer", help="Answer every question Kepler would ask: 'continue' (train) or 'skip'.")
+    @argument("--stop-on-error", action="store_true", help="Stop training when a training check finds an error.")
+    @cell_magic
+    def kepler_fit(self, line: str, cell: str) -> Any:
+        """Run the cell; every Keras ``fit`` it makes is checked and recorded in the journal.
+
+        Example::
+
+            %%kepler_fit --project digits --name "sigmoid baseline"
+            model.fit(X, y, epochs=5, validation_split=0.2)
+
+        ``# kepler: noqa K302`` in the cell disables a check for this cell.
+        """
+        args = parse_argstring(self.kepler_fit, line)
+        options = self._options(args, cell)
+        with route_fits(lambda model: ModelInspector(model, options=_copy(options))) as inspectors:
+            self.last_inspectors = inspectors
+            result = self._run_cell(cell)
+        if not inspectors:
+            print("Kepler: no model.fit(...) ran in this cell, so nothing was recorded.")
+        return result
+
+    @line_magic
+    def kepler(self, line: str) -> None:
+        """Kepler's journal and checks: ``%kepler list``, ``show ID``, ``search Q``,
+        ``findings [ID]``, ``checks``, ``explain CODE``."""
+        from ..presentation import cli
+
+        words = shlex.split(line)
+        if words[:1] == ["findings"]:
+            return self._findings(words[1:])
+        try:
+            cli.main(words or ["--help"], prog="%kepler")
+        except SystemExit as stop:
+            if stop.code not in (0, None):
+                raise UsageError(
+                    f"%kepler {line}: see the message above; `%kepler --help` lists the commands"
+                ) from None
+
+    # -- helpers -------------------------------------------------------------
+    def _options(self, args: Any, cell: str) -> RunOptions:
+        try:
+            selection = Selection(parse_codes(args.select), parse_codes(args.ignore))
+            answer = validate_answer(args.answer, "--answer")
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return RunOptions(
+            project=_unquote(args.project),
+            name=_unquote(args.name),
+            tags=[t.strip() for t in _unquote(args.tags).split(",") if t.strip()],
+            hypothesis=_unquote(args.hypothesis),
+            checks=not args.no_checks,
+            selection=selection,
+            answer=answer,
+            stop_on_error=args.stop_on_error,
+            cell=cell,
+            user_ns=self.shell.user_ns,
+        )
+
+    def _run_cell(self, cell: str) -> Any:
+        """Execute the cell in the user's namespace; return its last expression's value."""
+        source = self.shell.transform_cell(cell)
+        tree = ast.parse(source, filename="<kepler_fit cell>")
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        namespace = self.shell.user_ns
+        exec(compile(tree, "<kepler_fit cell>", "exec"), namespace)  # noqa: S102 - it is the user's cell
+        if last is not None:
+            expression = ast.Expression(last.value)
+            return eval(compile(expression, "<kepler_fit cell>", "eval"), namespace)  # noqa: S307
+        return None
+
+    def _findings(self, words: list[str]) -> None:
+        from ..checks.finding import Finding
+        from ..journal.journal import Journal
+        from ..presentation.text import format_finding
+
+        if words:
+            record = Journal().get(words[0])
+            findings = [Finding.from_dict(f) for f in record.get("findings") or []]
+            title = f"experiment {record['id']}"
+        elif self.last_inspectors:
+            findings = [f for i in self.last_inspectors for f in i.findings]
+            title = "the last %%kepler_fit cell"
+        else:
+            raise UsageError("No %%kepler_fit cell has run in this kernel yet; give an id: %kepler findings ID")
+        print(f"Findings of {title}:" if findings else f"No findings for {title}.")
+        for finding in findings:
+            print(format_finding(finding))
+
+
+def _unquote(value: str | None) -> str | None:
+    """magic_arguments keeps quotes around values with spaces: ``"sigmoid baseline"``."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _copy(options: RunOptions) -> RunOptions:
+    from dataclasses import replace
+
+    return replace(options, tags=list(options.tags))

@@ -1,0 +1,28 @@
+"""The verbose event log: everything Kepler did, in one rotating file."""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+LOG_NAME = "kepler.log"
+MAX_BYTES = 2 * 1024 * 1024
+BACKUPS = 3
+
+log = logging.getLogger("kepler")
+
+
+def attach_event_log(home: Path) -> None:
+    """Send Kepler's log records to ``home/kepler.log`` (once per home)."""
+    path = str(home / LOG_NAME)
+    if any(getattr(h, "baseFilename", None) == path for h in log.handlers):
+        return
+    for handler in [h for h in log.handlers if isinstance(h, RotatingFileHandler)]:
+        log.removeHandler(handler)
+        handler.close()
+    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False

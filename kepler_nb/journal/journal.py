@@ -1,0 +1,238 @@
+"""The journal: experiments recorded in TinyDB, their large parts beside them.
+
+One journal holds every project (``KEPLER_HOME/journal.jsonl``): "have I
+tried this already?" crosses projects, and one lock keeps one order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psutil
+from tinydb import TinyDB
+from tinydb.table import Table
+
+from .blobs import BlobStore
+from .eventlog import attach_event_log
+from .home import kepler_home
+from .storage import JournalStorage
+
+log = logging.getLogger("kepler")
+
+STATUSES = ("running", "finished", "failed", "interrupted", "skipped")
+# Parts of a record stored as blobs; ``get`` puts each back under its name.
+BLOB_PARTS = (
+    "model_config",
+    "layers",
+    "compile",
+    "fit",
+    "data",
+    "findings",
+    "cell",
+    "notebook",
+    "inputs",
+    "environment",
+)
+
+
+class UnknownExperimentError(LookupError):
+    """No experiment has the id that was asked for."""
+
+
+class FreshIdTable(Table):
+    """A table that never trusts a cached next id: another kernel may have inserted since."""
+
+    def _get_next_id(self) -> int:
+        self._next_id = None
+        return super()._get_next_id()
+
+
+class JournalDB(TinyDB):
+    table_class = FreshIdTable
+
+
+class Journal:
+    """Read and write the experiments recorded in ``home`` (``KEPLER_HOME``)."""
+
+    def __init__(self, home: str | os.PathLike | None = None) -> None:
+        self.home = kepler_home(home)
+        attach_event_log(self.home)
+        self.path = self.home / "journal.jsonl"
+        self.db = JournalDB(str(self.path), storage=JournalStorage)
+        self.storage: JournalStorage = self.db.storage
+        self.table = self.db.table("experiments")
+        self.blobs = BlobStore(self.home / "blobs")
+        self.runs = self.home / "runs"
+
+    # -- writing -----------------------------------------------------------
+    def start(self, summary: dict[str, Any], parts: dict[str, Any]) -> int:
+        """Record a new experiment (status ``running`` unless given); return its id."""
+        doc = dict(summary)
+        doc.setdefault("status", "running")
+        doc.setdefault("created", _now())
+        doc.update(host=socket.gethostname(), pid=os.getpid(), pid_started=_process_started(os.getpid()))
+        doc["blobs"] = self._store_parts(parts)
+        with self.storage.transaction():
+            experiment_id = self.table.insert(doc)
+        log.info(
+            "experiment %d recorded (%s/%s, %s)", experiment_id, doc.get("project"), doc.get("name"), doc["status"]
+        )
+        return experiment_id
+
+    def update(
+        self, experiment_id: int, summary: dict[str, Any] | None = None, parts: dict[str, Any] | None = None
+    ) -> None:
+        """Change summary fields and replace stored parts of an experiment."""
+        with self.storage.transaction():
+            doc = self._doc(experiment_id)
+            fields = dict(summary or {})
+            if parts:
+                fields["blobs"] = {**doc.get("blobs", {}), **self._store_parts(parts)}
+            self.table.update(fields, doc_ids=[experiment_id])
+        log.debug("experiment %d updated: %s", experiment_id, sorted(fields))
+
+    def append_epoch(self, experiment_id: int, epoch: int, logs: dict[str, float]) -> None:
+        """Append one finished epoch; cheap, and durable if the kernel dies next."""
+        self.runs.mkdir(exist_ok=True)
+        line = json.dumps({"epoch": epoch, "logs": logs, "time": _now()}, default=float) + "\n"
+        with open(self._epochs_path(experiment_id), "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    # -- reading -----------------------------------------------------------
+    def experiments(self, project: str | None = None) -> list[dict[str, Any]]:
+        """Every experiment's summary (optionally of one project), oldest first."""
+        docs = self.table.all()
+        if project is not None:
+            docs = [d for d in docs if d.get("project") == project]
+        return [self._summary(d) for d in sorted(docs, key=lambda d: d.doc_id)]
+
+    def get(self, experiment_id: int | str) -> dict[str, Any]:
+        """The full record of one experiment, as plain JSON-able data."""
+        doc = self._doc(experiment_id)
+        record = self._summary(doc)
+        for name in BLOB_PARTS:
+            address = doc.get("blobs", {}).get(name)
+            record[name] = self.blobs.get(address) if address else None
+        record["history"] = self.history(doc.doc_id)
+        return record
+
+    def history(self, experiment_id: int) -> dict[str, list[float]]:
+        """Every metric per epoch, as recorded when each epoch finished."""
+        history: dict[str, list[float]] = {}
+        for entry in self._epochs(experiment_id):
+            for key, value in entry["logs"].items():
+                history.setdefault(key, []).append(value)
+        return history
+
+    def search(self, query: str | dict[str, Any] = "") -> list[dict[str, Any]]:
+        """Experiments matching ``query``.
+
+        A dict matches fields exactly (``{"project": "digits"}``); a string is
+        space-separated terms, each either ``field=value`` or a word to find
+        in the name, project, tags, hypothesis or notebook path.
+        """
+        filters, words = _parse_simple_query(query)
+        found = []
+        for summary in self.experiments():
+            if all(_field_matches(summary.get(k), v) for k, v in filters.items()) and all(
+                w in _searchable_text(summary) for w in words
+            ):
+                found.append(summary)
+        return found
+
+    # -- internals -----------------------------------------------------------
+    def _doc(self, experiment_id: int | str):
+        try:
+            doc = self.table.get(doc_id=int(experiment_id))
+        except (TypeError, ValueError):
+            doc = None
+        if doc is None:
+            known = len(self.table)
+            raise UnknownExperimentError(
+                f"No experiment with id {experiment_id!r} in {self.path} ({known} recorded). "
+                "`kepler list` shows the ids."
+            )
+        return doc
+
+    def _summary(self, doc) -> dict[str, Any]:
+        summary = {k: v for k, v in doc.items() if k not in ("blobs", "pid", "pid_started")}
+        summary["id"] = doc.doc_id
+        if doc.get("status") == "running" and _is_dead(doc):
+            summary["status"] = "interrupted"
+            summary["epochs_done"] = len(self._epochs(doc.doc_id))
+        return summary
+
+    def _store_parts(self, parts: dict[str, Any]) -> dict[str, str]:
+        unknown = set(parts) - set(BLOB_PARTS)
+        if unknown:
+            raise ValueError(f"unknown record parts {sorted(unknown)}; known: {BLOB_PARTS}")
+        return {name: self.blobs.put(value) for name, value in parts.items() if value is not None}
+
+    def _epochs_path(self, experiment_id: int) -> Path:
+        return self.runs / f"{int(experiment_id)}.epochs.jsonl"
+
+    def _epochs(self, experiment_id: int) -> Iterable[dict[str, Any]]:
+        try:
+            lines = self._epochs_path(experiment_id).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:  # the line a dying kernel was writing
+                continue
+        return entries
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _process_started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _is_dead(doc: dict[str, Any]) -> bool:
+    """A ``running`` record whose process is gone (same host only: others can't be seen)."""
+    if doc.get("host") != socket.gethostname() or not doc.get("pid"):
+        return False
+    started = _process_started(doc["pid"])
+    return started is None or (doc.get("pid_started") is not None and abs(started - doc["pid_started"]) > 1)
+
+
+def _parse_simple_query(query: str | dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    if isinstance(query, dict):
+        return dict(query), []
+    filters, words = {}, []
+    for term in query.split():
+        key, sep, value = term.partition("=")
+        if sep and key:
+            filters[key] = value
+        else:
+            words.append(term.lower())
+    return filters, words
+
+
+def _field_matches(actual: Any, wanted: Any) -> bool:
+    if isinstance(actual, list):
+        return any(_field_matches(a, wanted) for a in actual)
+    return actual == wanted or (isinstance(wanted, str) and str(actual) == wanted)
+
+
+def _searchable_text(summary: dict[str, Any]) -> str:
+    parts = [summary.get(k) or "" for k in ("name", "project", "hypothesis", "notebook")]
+    parts += summary.get("tags") or []
+    return " ".join(str(p) for p in parts).lower()

@@ -1,0 +1,286 @@
+"""A TinyDB storage that several kernels can write at once without losing a record.
+
+TinyDB's own JSON storage rewrites the whole file in place on every write: a
+crash mid-write leaves a broken file, two processes overwrite each other, and
+the cost of one insert grows with the journal. This storage keeps the journal
+as an append-only log of JSON lines instead:
+
+* a write appends only the documents that changed (one line each), under a
+  file lock, with ``fsync``; the cost is independent of the journal's size;
+* a reader replays only the bytes appended since its last read;
+* a writer killed mid-line leaves a partial last line, which readers ignore
+  and the next writer cuts off;
+* a damaged file (a line that is not JSON, or a file shorter than what was
+  last written) is reported, kept aside, and rebuilt from the last good copy
+  plus every readable line, never silently emptied;
+* when superseded lines pile up, the log is compacted into a temporary file
+  and atomically swapped in with ``os.replace``.
+
+Callers must hold :meth:`transaction` around every read-modify-write so that
+what TinyDB read is still the truth when it writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from tinydb.storages import Storage
+
+log = logging.getLogger("kepler")
+
+HEADER = {"kepler_journal": 1}
+# Compact once superseded lines outnumber live documents by this factor.
+COMPACT_RATIO = 3
+COMPACT_MIN_LINES = 2000
+# Refresh the backup once the log has grown by this fraction since it was taken.
+BACKUP_GROWTH = 0.25
+BACKUP_MIN_BYTES = 64 * 1024
+
+Tables = dict[str, dict[str, dict[str, Any]]]
+
+
+class JournalCorruptWarning(UserWarning):
+    """The journal file was damaged and has been recovered."""
+
+
+class JournalStorage(Storage):
+    """Append-only JSON-lines storage with a file lock, for ``TinyDB(storage=...)``."""
+
+    def __init__(self, path: str | os.PathLike, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.backup_path = self.path.with_name(self.path.name + ".bak")
+        self.head_path = self.path.with_name(self.path.name + ".head")
+        self.lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._tables: Tables = {}
+        self._inode: int | None = None
+        self._offset = 0
+        self._lines = 0
+
+    # -- TinyDB's interface ------------------------------------------------
+    def read(self) -> Tables | None:
+        self._refresh()
+        # Copies: TinyDB edits what it reads in place, and write() must be
+        # able to tell what changed.
+        return {name: {i: dict(doc) for i, doc in docs.items()} for name, docs in self._tables.items()}
+
+    def write(self, data: Tables) -> None:
+        if not self.lock.is_locked:
+            raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
+        lines = list(self._changed_lines(data))
+        if lines:
+            self._append(lines)
+        self._tables = {name: dict(docs) for name, docs in data.items()}
+        self._maybe_compact()
+
+    def close(self) -> None:
+        pass
+
+    # -- transactions ------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the journal's lock, with the latest state loaded."""
+        with self.lock:
+            self._refresh()
+            yield
+
+    # -- reading -----------------------------------------------------------
+    def _refresh(self) -> None:
+        # The head is read before the file: a writer updates it after
+        # appending, so the file can only be longer than the head says.
+        head = _read_head(self.head_path)
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._tables, self._inode, self._offset, self._lines = {}, None, 0, 0
+            return
+        if stat.st_ino != self._inode or stat.st_size < self._offset:
+            self._tables, self._offset, self._lines = {}, 0, 0
+            self._inode = stat.st_ino
+        problem = _truncation(head, stat)
+        if problem is None and stat.st_size > self._offset:
+            problem = self._read_from(self._offset)
+        if problem is not None:
+            self._recover(problem)
+
+    def _read_from(self, offset: int) -> str | None:
+        """Apply the complete lines after ``offset``; return a problem or None."""
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
+        line_no = self._lines
+        for raw in chunk[:end].splitlines():
+            line_no += 1
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                return f"line {line_no} is not valid JSON: {raw[:60]!r}"
+            if not _apply(self._tables, entry):
+                return f"line {line_no} is not a journal entry: {raw[:60]!r}"
+        self._offset = offset + end
+        self._lines = line_no
+        return None
+
+    # -- writing -----------------------------------------------------------
+    def _changed_lines(self, data: Tables) -> Iterator[str]:
+        for name, docs in data.items():
+            old = self._tables.get(name, {})
+            for doc_id, doc in docs.items():
+                if old.get(doc_id) != doc:
+                    yield _dumps({"t": name, "id": doc_id, "doc": doc})
+            for doc_id in old.keys() - docs.keys():
+                yield _dumps({"t": name, "id": doc_id, "del": True})
+        for name in self._tables.keys() - data.keys():
+            yield _dumps({"t": name, "drop": True})
+
+    def _append(self, lines: list[str]) -> None:
+        payload = "".join(line + "\n" for line in lines).encode()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                payload = (_dumps(HEADER) + "\n").encode() + payload
+            elif size > self._offset:
+                # Bytes we did not apply: the partial line of a killed writer.
+                os.ftruncate(fd, self._offset)
+                size = self._offset
+            os.lseek(fd, size, os.SEEK_SET)
+            os.write(fd, payload)
+            os.fsync(fd)
+            stat = os.fstat(fd)
+        finally:
+            os.close(fd)
+        self._inode, self._offset = stat.st_ino, stat.st_size
+        self._lines += payload.count(b"\n")
+        _write_head(self.head_path, stat.st_ino, stat.st_size)
+        self._maybe_backup(stat.st_size)
+
+    def _maybe_backup(self, size: int) -> None:
+        try:
+            backup_size = self.backup_path.stat().st_size
+        except FileNotFoundError:
+            backup_size = 0
+        if size - backup_size > max(BACKUP_MIN_BYTES, BACKUP_GROWTH * backup_size):
+            self._copy_atomically(self.path, self.backup_path)
+
+    def _maybe_compact(self) -> None:
+        live = sum(len(docs) for docs in self._tables.values())
+        if self._lines > max(COMPACT_MIN_LINES, COMPACT_RATIO * live):
+            self._rewrite(self._tables)
+            log.info("journal %s compacted to %d documents", self.path, live)
+
+    def _rewrite(self, tables: Tables) -> None:
+        """Replace the log by one line per live document, atomically."""
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        lines = [_dumps(HEADER)]
+        lines += [_dumps({"t": n, "id": i, "doc": d}) for n, docs in tables.items() for i, d in docs.items()]
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+        stat = self.path.stat()
+        self._inode, self._offset, self._lines = stat.st_ino, stat.st_size, len(lines)
+        _write_head(self.head_path, stat.st_ino, stat.st_size)
+        self._copy_atomically(self.path, self.backup_path)
+
+    def _copy_atomically(self, source: Path, target: Path) -> None:
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+
+    # -- recovery ----------------------------------------------------------
+    def _recover(self, problem: str) -> None:
+        with self.lock:  # reentrant: fine inside a transaction
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+            tables: Tables = {}
+            for source in (self.backup_path, self.path):
+                _apply_readable_lines(source, tables)
+            shutil.copyfile(self.path, aside)
+            self._rewrite(tables)
+            self._tables = tables
+        count = sum(len(docs) for docs in tables.values())
+        message = (
+            f"The Kepler journal {self.path} was damaged: {problem}. "
+            f"It was rebuilt from the last good copy ({self.backup_path.name}) and every readable line "
+            f"({count} records); the damaged file is kept at {aside}."
+        )
+        log.error(message)
+        warnings.warn(message, JournalCorruptWarning, stacklevel=4)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _apply(tables: Tables, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    if "kepler_journal" in entry:
+        return True
+    name = entry.get("t")
+    if not isinstance(name, str):
+        return False
+    if entry.get("drop"):
+        tables.pop(name, None)
+    elif entry.get("del"):
+        tables.get(name, {}).pop(str(entry.get("id")), None)
+    elif isinstance(entry.get("doc"), dict):
+        tables.setdefault(name, {})[str(entry.get("id"))] = entry["doc"]
+    else:
+        return False
+    return True
+
+
+def _apply_readable_lines(path: Path, tables: Tables) -> None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    for line in raw.splitlines():
+        try:
+            _apply(tables, json.loads(line))
+        except ValueError:
+            continue
+
+
+def _truncation(head: tuple[int, int] | None, stat: os.stat_result) -> str | None:
+    if head and head[0] == stat.st_ino and stat.st_size < head[1]:
+        return f"the file is shorter ({stat.st_size} bytes) than what was last written to it ({head[1]} bytes)"
+    return None
+
+
+def _read_head(path: Path) -> tuple[int, int] | None:
+    try:
+        inode, size = path.read_text().split()
+        return int(inode), int(size)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_head(path: Path, inode: int, size: int) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{inode} {size}\n")
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,96 @@
+"""The ``kepler`` command (and ``%kepler``, which shares it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..checks.registry import all_checks, explain
+from ..journal.journal import Journal, UnknownExperimentError
+from .text import format_record, format_table, to_json
+
+
+def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Kepler: a lab journal for deep-learning experiments.")
+    parser.add_argument("--home", help="Journal folder (default: $KEPLER_HOME or ~/.kepler).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("init", help="Create the journal and say where it is.")
+    listing = commands.add_parser("list", help="List experiments.")
+    listing.add_argument("--project", "-p", help="Only this project's experiments.")
+    listing.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    show = commands.add_parser("show", help="Show one experiment's full record.")
+    show.add_argument("id", help="The experiment's id (from `kepler list`).")
+    show.add_argument("--json", action="store_true", help="Print the record as JSON.")
+    search = commands.add_parser("search", help="Find experiments: words, or field=value terms.")
+    search.add_argument("query", nargs="+", help="e.g. project=digits sigmoid")
+    search.add_argument("--json", action="store_true")
+    commands.add_parser("checks", help="List every check Kepler runs.")
+    explain_parser = commands.add_parser("explain", help="Explain one check, e.g. `kepler explain K303`.")
+    explain_parser.add_argument("code")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "kepler") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (UnknownExperimentError, KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"{prog}: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _init(args: argparse.Namespace) -> int:
+    journal = Journal(args.home)
+    count = len(journal.experiments())
+    print(f"Kepler journal: {journal.path} ({count} experiments)")
+    print(f"Event log: {journal.home / 'kepler.log'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    experiments = Journal(args.home).experiments(project=args.project)
+    print(to_json(experiments) if args.json else format_table(experiments))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    record = Journal(args.home).get(args.id)
+    print(to_json(record) if args.json else format_record(record))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    found = Journal(args.home).search(" ".join(args.query))
+    print(to_json(found) if args.json else format_table(found))
+    return 0
+
+
+def _checks(args: argparse.Namespace) -> int:
+    for c in all_checks():
+        print(f"{c.code}  {c.severity:<7}  {c.stage:<11}  {c.name:<34}  {c.summary}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    print(explain(args.code))
+    return 0
+
+
+COMMANDS = {
+    "init": _init,
+    "list": _list,
+    "show": _show,
+    "search": _search,
+    "checks": _checks,
+    "explain": _explain,
+}
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

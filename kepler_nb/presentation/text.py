@@ -1,0 +1,92 @@
+"""Plain-text views of findings and experiments, shared by the CLI and ``%kepler``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..checks.finding import Finding
+
+LIST_COLUMNS = ("id", "project", "name", "status", "created", "epochs", "loss", "val_loss", "findings")
+
+
+def format_finding(finding: Finding) -> str:
+    text = finding.line()
+    if finding.fix:
+        text += f"\n    -> {finding.fix}"
+    return text
+
+
+def experiment_row(summary: dict[str, Any]) -> dict[str, str]:
+    final = summary.get("final") or {}
+    counts = summary.get("findings") or {}
+    epochs = summary.get("epochs_done")
+    return {
+        "id": str(summary["id"]),
+        "project": str(summary.get("project") or ""),
+        "name": str(summary.get("name") or ""),
+        "status": str(summary.get("status") or ""),
+        "created": str(summary.get("created") or "")[:16].replace("T", " "),
+        "epochs": "" if epochs is None else f"{epochs}/{summary.get('epochs') or '?'}",
+        "loss": _metric(final.get("loss")),
+        "val_loss": _metric(final.get("val_loss")),
+        "findings": " ".join(f"{counts[s]}{s[0]}" for s in ("error", "warning", "info") if counts.get(s)),
+    }
+
+
+def format_table(summaries: list[dict[str, Any]]) -> str:
+    """A fixed-width table of experiments, one per line."""
+    if not summaries:
+        return "No experiments recorded yet."
+    rows = [experiment_row(s) for s in summaries]
+    widths = {c: min(40, max(len(c), *(len(r[c]) for r in rows))) for c in LIST_COLUMNS}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in LIST_COLUMNS).rstrip()]
+    for row in rows:
+        lines.append("  ".join(_cut(row[c], widths[c]).ljust(widths[c]) for c in LIST_COLUMNS).rstrip())
+    return "\n".join(lines)
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """A readable page about one experiment."""
+    lines = [f"Experiment {record['id']}: {record.get('name')} ({record.get('project')}) — {record.get('status')}"]
+    for key in ("created", "finished", "hypothesis", "notebook", "error"):
+        if record.get(key):
+            lines.append(f"  {key}: {record[key]}")
+    if record.get("tags"):
+        lines.append(f"  tags: {', '.join(record['tags'])}")
+    lines.append(f"  model: {record.get('architecture')} ({record.get('n_params')} parameters)")
+    compile_info = record.get("compile") or {}
+    lines.append(
+        f"  compile: optimizer {compile_info.get('optimizer')} (lr {compile_info.get('learning_rate')}), "
+        f"loss {compile_info.get('loss')}, metrics {compile_info.get('metrics')}"
+    )
+    fit = record.get("fit") or {}
+    lines.append("  fit: " + ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0)))
+    data = record.get("data") or {}
+    if data:
+        lines.append(
+            f"  data: {data.get('n_samples')} samples, {data.get('n_features')} features, "
+            f"fingerprint {data.get('fingerprint')}"
+        )
+        if data.get("class_counts"):
+            lines.append(f"  classes: {data['class_counts']}")
+    history = record.get("history") or {}
+    if history:
+        lines.append("  history:")
+        for metric, values in history.items():
+            lines.append(f"    {metric}: " + " ".join(_metric(v) for v in values))
+    for finding in record.get("findings") or []:
+        lines.append("  " + format_finding(Finding.from_dict(finding)).replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+
+
+def _metric(value: Any) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
