@@ -203,7 +203,7 @@ class ModelInspector:
             "name": options.name or getattr(model, "name", None) or type(model).__name__,
             "tags": list(options.tags),
             "hypothesis": options.hypothesis,
-            "notebook": path,
+            "notebook_path": path,
             "model_class": type(model).__name__,
             "architecture": model_summary(layers),
             "n_layers": len(layers),

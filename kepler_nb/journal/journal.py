@@ -107,6 +107,12 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
 
+    def note(self, experiment_id: int | str, text: str) -> None:
+        """Write (or replace) the conclusion a person drew from an experiment."""
+        doc = self._doc(experiment_id)
+        text = text.strip()
+        self.update(doc.doc_id, {"conclusion": text or None, "concluded": _now() if text else None})
+
     # -- reading -----------------------------------------------------------
     def experiments(self, project: str | None = None) -> list[dict[str, Any]]:
         """Every experiment's summary (optionally of one project), oldest first."""
@@ -233,6 +239,6 @@ def _field_matches(actual: Any, wanted: Any) -> bool:
 
 
 def _searchable_text(summary: dict[str, Any]) -> str:
-    parts = [summary.get(k) or "" for k in ("name", "project", "hypothesis", "notebook")]
+    parts = [summary.get(k) or "" for k in ("name", "project", "hypothesis", "notebook_path")]
     parts += summary.get("tags") or []
     return " ".join(str(p) for p in parts).lower()

@@ -49,7 +49,7 @@ def format_table(summaries: list[dict[str, Any]]) -> str:
 def format_record(record: dict[str, Any]) -> str:
     """A readable page about one experiment."""
     lines = [f"Experiment {record['id']}: {record.get('name')} ({record.get('project')}) — {record.get('status')}"]
-    for key in ("created", "finished", "hypothesis", "notebook", "error"):
+    for key in ("created", "finished", "hypothesis", "notebook_path", "error"):
         if record.get(key):
             lines.append(f"  {key}: {record[key]}")
     if record.get("tags"):

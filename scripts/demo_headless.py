@@ -1,0 +1,31 @@
+"""Execute the demo notebooks with a real kernel and say where their runs were recorded."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from kepler_nb.journal.journal import Journal
+
+DEMOS = Path(__file__).resolve().parents[1] / "demo_notebooks"
+
+
+def main() -> int:
+    journal = Journal()
+    before = {e["id"] for e in journal.experiments()}
+    for path in sorted(DEMOS.glob("*.ipynb")):
+        print(f"Running {path.name} ...", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(DEMOS)}}).execute()
+    new = [e for e in journal.experiments() if e["id"] not in before]
+    for e in new:
+        print(f"Recorded experiment {e['id']} ({e['project']} / {e['name']}): {e['status']}")
+    print(f"Journal: {journal.path}  (see them with `kepler list`, `kepler show ID`)")
+    return 0 if new else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
