@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ DEMOS = Path(__file__).resolve().parents[1] / "demo_notebooks"
 
 
 def main() -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernel inherits it: no TensorFlow start-up chatter
     journal = Journal()
     before = {e["id"] for e in journal.experiments()}
     for path in sorted(DEMOS.glob("*.ipynb")):

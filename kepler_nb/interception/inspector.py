@@ -109,8 +109,10 @@ class ModelInspector:
         selection = load_selection(journal.home, project).merge(options.selection)
         selection = selection.merge(Selection(ignore=noqa_codes(options.cell)))
 
+        log.info("fit of %s intercepted (project %s, %s data)", type(model).__name__, project, call.train.kind)
         if options.checks:
             self.findings = run_checks(CheckContext(call), selection)
+            log.info("pre-training findings: %s", [f"{f.code}:{f.severity}" for f in self.findings] or "none")
             self._emit(self.findings)
 
         summary, parts = self._describe(call, project)
@@ -122,7 +124,9 @@ class ModelInspector:
                 continue_label="Train anyway",
                 skip_label="Stop",
             )
-            if not ask(question, options.answer, self.show).train:
+            answer = ask(question, options.answer, self.show)
+            log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+            if not answer.train:
                 return self._skip(summary, parts, reason="stopped before training: " + question.text)
 
         summary["status"] = "running"
@@ -174,6 +178,7 @@ class ModelInspector:
         }
         try:
             self.journal.update(self.experiment_id, summary, parts)
+            log.info("experiment %s %s after %d epochs", self.experiment_id, status, summary["epochs_done"])
         except Exception:  # noqa: BLE001 - never hide the user's own exception
             log.exception("could not record the end of experiment %s", self.experiment_id)
 
