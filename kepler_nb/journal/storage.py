@@ -7,12 +7,17 @@ as an append-only log of JSON lines instead:
 
 * a write appends only the documents that changed (one line each), under a
   file lock, with ``fsync``; the cost is independent of the journal's size;
-* a reader replays only the bytes appended since its last read;
+* a reader replays only the bytes appended since its last read, and hands
+  TinyDB its cached documents without copying them (edits TinyDB makes in
+  place are noted, see :class:`_Doc`), so reading and writing stay cheap
+  with tens of thousands of documents;
 * a writer killed mid-line leaves a partial last line, which readers ignore
   and the next writer cuts off;
 * a damaged file (a line that is not JSON, or a file shorter than what was
   last written) is reported, kept aside, and rebuilt from the last good copy
-  plus every readable line, never silently emptied;
+  plus every readable line, never silently emptied; what looks damaged to a
+  reader without the lock is looked at again under it, since a writer may
+  have been at work;
 * when superseded lines pile up, the log is compacted into a temporary file
   and atomically swapped in with ``os.replace``.
 
@@ -49,6 +54,37 @@ BACKUP_MIN_BYTES = 64 * 1024
 Tables = dict[str, dict[str, dict[str, Any]]]
 
 
+class _Doc(dict):
+    """A cached document that notes every in-place edit in its storage's ledger.
+
+    TinyDB edits the documents ``read()`` returned in place and then calls
+    ``write()``. Handing out the cached documents themselves (instead of a
+    copy of each, on every read) needs a way to see those edits: ``write()``
+    writes the documents in the ledger plus any new document object.
+    """
+
+    __slots__ = ("ledger",)
+
+    def __init__(self, data: dict[str, Any], ledger: dict[int, _Doc]) -> None:
+        super().__init__(data)
+        self.ledger = ledger
+
+
+def _noting(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def edit(self: _Doc, *args: Any, **kwargs: Any) -> Any:
+        self.ledger[id(self)] = self
+        return method(self, *args, **kwargs)
+
+    edit.__name__ = name
+    return edit
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update"):
+    setattr(_Doc, _name, _noting(_name))
+
+
 class JournalCorruptWarning(UserWarning):
     """The journal file was damaged and has been recovered."""
 
@@ -62,25 +98,29 @@ class JournalStorage(Storage):
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self.head_path = self.path.with_name(self.path.name + ".head")
         self.lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
-        self._tables: Tables = {}
-        self._inode: int | None = None
-        self._offset = 0
-        self._lines = 0
+        self._forget()
 
     # -- TinyDB's interface ------------------------------------------------
     def read(self) -> Tables | None:
         self._refresh()
-        # Copies: TinyDB edits what it reads in place, and write() must be
-        # able to tell what changed.
-        return {name: {i: dict(doc) for i, doc in docs.items()} for name, docs in self._tables.items()}
+        # TinyDB replaces whole tables in the outer dict and never changes a
+        # table dict it read, only the documents in it (noted by _Doc).
+        return dict(self._tables)
 
     def write(self, data: Tables) -> None:
-        if not self.lock.is_locked:
-            raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
-        lines = list(self._changed_lines(data))
-        if lines:
-            self._append(lines)
-        self._tables = {name: dict(docs) for name, docs in data.items()}
+        try:
+            if not self.lock.is_locked:
+                raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
+            lines, changed = self._changed_lines(data)
+            if lines:
+                self._append(lines)
+        except BaseException:
+            self._forget()  # TinyDB may have edited cached documents: reload them from the file
+            raise
+        for name, doc_id in changed:
+            data[name][doc_id] = _Doc(data[name][doc_id], self._ledger)
+        self._ledger.clear()
+        self._tables = dict(data)
         self._maybe_compact()
 
     def close(self) -> None:
@@ -95,29 +135,45 @@ class JournalStorage(Storage):
             yield
 
     # -- reading -----------------------------------------------------------
+    def _forget(self) -> None:
+        """Drop the cache: the next read replays the whole file."""
+        self._tables: Tables = {}
+        self._ledger: dict[int, _Doc] = {}
+        self._inode: int | None = None
+        self._offset = 0
+        self._lines = 0
+
     def _refresh(self) -> None:
+        problem = self._load()
+        if problem is not None:
+            self._recover(problem)
+
+    def _load(self) -> str | None:
+        """Apply what was appended since the last read; return a problem or None."""
+        if self._ledger:  # edits TinyDB made but never wrote (its update failed)
+            self._forget()
         # The head is read before the file: a writer updates it after
         # appending, so the file can only be longer than the head says.
         head = _read_head(self.head_path)
         try:
-            stat = self.path.stat()
+            f = open(self.path, "rb")  # noqa: SIM115 - stat and read this one file, even if it is replaced
         except FileNotFoundError:
-            self._tables, self._inode, self._offset, self._lines = {}, None, 0, 0
-            return
-        if stat.st_ino != self._inode or stat.st_size < self._offset:
-            self._tables, self._offset, self._lines = {}, 0, 0
-            self._inode = stat.st_ino
-        problem = _truncation(head, stat)
-        if problem is None and stat.st_size > self._offset:
-            problem = self._read_from(self._offset)
-        if problem is not None:
-            self._recover(problem)
+            self._forget()
+            return None
+        with f:
+            stat = os.fstat(f.fileno())
+            if stat.st_ino != self._inode or stat.st_size < self._offset:
+                self._forget()
+                self._inode = stat.st_ino
+            problem = _truncation(head, stat)
+            if problem is None and stat.st_size > self._offset:
+                problem = self._read_from(f, self._offset)
+        return problem
 
-    def _read_from(self, offset: int) -> str | None:
+    def _read_from(self, f: Any, offset: int) -> str | None:
         """Apply the complete lines after ``offset``; return a problem or None."""
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            chunk = f.read()
+        f.seek(offset)
+        chunk = f.read()
         end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
         line_no = self._lines
         for raw in chunk[:end].splitlines():
@@ -126,23 +182,34 @@ class JournalStorage(Storage):
                 entry = json.loads(raw)
             except ValueError:
                 return f"line {line_no} is not valid JSON: {raw[:60]!r}"
-            if not _apply(self._tables, entry):
+            if not _apply(self._tables, entry, self._ledger):
                 return f"line {line_no} is not a journal entry: {raw[:60]!r}"
         self._offset = offset + end
         self._lines = line_no
         return None
 
     # -- writing -----------------------------------------------------------
-    def _changed_lines(self, data: Tables) -> Iterator[str]:
+    def _changed_lines(self, data: Tables) -> tuple[list[str], list[tuple[str, str]]]:
+        """Lines for what ``data`` changed, and the (table, id) of each new or edited document."""
+        lines: list[str] = []
+        changed: list[tuple[str, str]] = []
+        edited = self._ledger
         for name, docs in data.items():
             old = self._tables.get(name, {})
+            if docs is old and not edited:
+                continue
+            kept = 0
             for doc_id, doc in docs.items():
-                if old.get(doc_id) != doc:
-                    yield _dumps({"t": name, "id": doc_id, "doc": doc})
-            for doc_id in old.keys() - docs.keys():
-                yield _dumps({"t": name, "id": doc_id, "del": True})
-        for name in self._tables.keys() - data.keys():
-            yield _dumps({"t": name, "drop": True})
+                before = old.get(doc_id)
+                if before is not doc or id(doc) in edited:
+                    lines.append(_dumps({"t": name, "id": doc_id, "doc": doc}))
+                    changed.append((name, doc_id))
+                if before is not None:
+                    kept += 1
+            if kept < len(old):
+                lines += [_dumps({"t": name, "id": i, "del": True}) for i in old.keys() - docs.keys()]
+        lines += [_dumps({"t": name, "drop": True}) for name in self._tables.keys() - data.keys()]
+        return lines, changed
 
     def _append(self, lines: list[str]) -> None:
         payload = "".join(line + "\n" for line in lines).encode()
@@ -177,7 +244,12 @@ class JournalStorage(Storage):
     def _maybe_compact(self) -> None:
         live = sum(len(docs) for docs in self._tables.values())
         if self._lines > max(COMPACT_MIN_LINES, COMPACT_RATIO * live):
-            self._rewrite(self._tables)
+            try:
+                self._rewrite(self._tables)
+            except OSError:
+                # What was just written is safe in the old log; a later write tries again.
+                log.exception("journal %s could not be compacted", self.path)
+                return
             log.info("journal %s compacted to %d documents", self.path, live)
 
     def _rewrite(self, tables: Tables) -> None:
@@ -185,11 +257,16 @@ class JournalStorage(Storage):
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         lines = [_dumps(HEADER)]
         lines += [_dumps({"t": n, "id": i, "doc": d}) for n, docs in tables.items() for i, d in docs.items()]
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         _fsync_dir(self.path.parent)
         stat = self.path.stat()
         self._inode, self._offset, self._lines = stat.st_ino, stat.st_size, len(lines)
@@ -204,11 +281,16 @@ class JournalStorage(Storage):
     # -- recovery ----------------------------------------------------------
     def _recover(self, problem: str) -> None:
         with self.lock:  # reentrant: fine inside a transaction
+            # Without the lock, a half-written line or a file being replaced
+            # can look like damage: only what is still wrong under it is.
+            self._forget()
+            problem = self._load()
+            if problem is None:
+                return
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
-            tables: Tables = {}
-            for source in (self.backup_path, self.path):
-                _apply_readable_lines(source, tables)
+            self._forget()
+            tables = _merge_readable(_read_bytes(self.backup_path), self.path.read_bytes(), self._ledger)
             shutil.copyfile(self.path, aside)
             self._rewrite(tables)
             self._tables = tables
@@ -226,7 +308,7 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def _apply(tables: Tables, entry: Any) -> bool:
+def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc]) -> bool:
     if not isinstance(entry, dict):
         return False
     if "kepler_journal" in entry:
@@ -239,22 +321,40 @@ def _apply(tables: Tables, entry: Any) -> bool:
     elif entry.get("del"):
         tables.get(name, {}).pop(str(entry.get("id")), None)
     elif isinstance(entry.get("doc"), dict):
-        tables.setdefault(name, {})[str(entry.get("id"))] = entry["doc"]
+        tables.setdefault(name, {})[str(entry.get("id"))] = _Doc(entry["doc"], ledger)
     else:
         return False
     return True
 
 
-def _apply_readable_lines(path: Path, tables: Tables) -> None:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return
-    for line in raw.splitlines():
+def _merge_readable(backup: bytes, damaged: bytes, ledger: dict[int, _Doc]) -> Tables:
+    """Every readable line of the backup, then those of the damaged log the backup lacks.
+
+    The backup is a copy of an earlier state of the same log (or of the log
+    before its last compaction): the lines both start with are the same
+    writes, the backup's further lines came before the damaged file's further
+    lines. Replaying the damaged file's shared lines again would undo the
+    backup's later changes to the same documents.
+    """
+    shared = 0
+    for a, b in zip(backup.splitlines(keepends=True), damaged.splitlines(keepends=True)):
+        if a != b or not a.endswith(b"\n"):
+            break
+        shared += len(a)
+    tables: Tables = {}
+    for raw in backup.splitlines() + damaged[shared:].splitlines():
         try:
-            _apply(tables, json.loads(line))
+            _apply(tables, json.loads(raw), ledger)
         except ValueError:
             continue
+    return tables
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def _truncation(head: tuple[int, int] | None, stat: os.stat_result) -> str | None:
