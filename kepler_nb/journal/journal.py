@@ -90,6 +90,10 @@ class Journal:
         doc["blobs"] = self._store_parts(parts)
         with self.storage.transaction():
             experiment_id = self.table.insert(doc)
+        stale = self._epochs_path(experiment_id)
+        if stale.exists():  # left by a record lost to a damaged journal: not this run's epochs
+            aside = stale.rename(stale.with_name(f"{experiment_id}.epochs.orphan-{time.time_ns()}.jsonl"))
+            log.warning("epochs of a lost experiment %d kept aside as %s", experiment_id, aside.name)
         log.info(
             "experiment %d recorded (%s/%s, %s)", experiment_id, doc.get("project"), doc.get("name"), doc["status"]
         )
