@@ -2,10 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from .context import CheckContext
+from .layers import (
+    BATCHNORM_TYPES,
+    DROPOUT_TYPES,
+    LINEAR_PASS_TYPES,
+    LayerGraph,
+    _is,
+    activation_of,
+    describe,
+    flat_layers,
+    is_weight_layer,
+    layer_graph,
+    width,
+)
+from .losses import (
+    BINARY_LOSSES,
+    CATEGORICAL_LOSSES,
+    LINEAR_ACTIVATIONS,
+    PROBABILITY_LOSSES,
+    REGRESSION_LOSSES,
+    SPARSE_LOSSES,
+    SQUASHING_ACTIVATIONS,
+    canonical_loss,
+    train_labels,
+    uses_logits,
+    values_text,
+)
 from .registry import Report, Skip, check
 
-CATEGORICAL_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+def output_weight_layers(model: Any) -> set[int]:
+    """Ids of the layers that make the outputs; for a subclassed model, its last weight layer."""
+    try:
+        return layer_graph(model).output_weight_layers()
+    except Skip:
+        weights = [layer for layer in flat_layers(model) if is_weight_layer(layer)]
+        return {id(weights[-1])} if weights else set()
+
+
+def single_output(ctx: CheckContext) -> None:
+    """Skip unless the model has one output (touching ``output_layer`` raises Skip)."""
+    _ = ctx.output_layer
+
+
+# -- checks --------------------------------------------------------------------------
 
 
 @check("K201", "activation-loss-mismatch", stage="model", severity="error")
@@ -14,13 +59,17 @@ def activation_loss_mismatch(ctx: CheckContext):
 
     ## What it does
     Flags a sigmoid output with categorical cross-entropy, a softmax on a
-    single unit, and a linear or relu output into a probability loss
-    without `from_logits=True`.
+    single unit, a relu/tanh (or other non-probability) output into a
+    probability loss without `from_logits=True`, and relu logits into binary
+    cross-entropy. A linear output into a probability loss is K209's.
 
     ## Why is this bad?
     Categorical cross-entropy expects a probability distribution over the
     classes. Sigmoid outputs don't sum to one, so the loss rewards pushing
     every output up; a softmax over one unit is always 1.0 and never learns.
+    A relu or tanh output is not a probability: the loss clips it to
+    [1e-7, 1 - 1e-7] and its gradient vanishes outside that range. Relu
+    logits are never negative, so `sigmoid(logit)` is never below 0.5.
 
     ## Example
     ```python
@@ -32,9 +81,11 @@ def activation_loss_mismatch(ctx: CheckContext):
     Dense(10, activation="softmax"); model.compile(loss="categorical_crossentropy")
     ```
     """
-    loss, activation, units = ctx.loss_name, ctx.output_activation, ctx.output_units
+    loss, activation, units = canonical_loss(ctx), ctx.output_activation, ctx.output_units
     if loss is None:
         raise Skip("the model has no single named loss")
+    single_output(ctx)
+    logits = uses_logits(ctx)
     if loss in CATEGORICAL_LOSSES and activation == "sigmoid" and (units or 0) > 1:
         yield Report(
             f"output activation 'sigmoid' with loss '{loss}': the {units} outputs will not sum to 1",
@@ -47,3 +98,597 @@ def activation_loss_mismatch(ctx: CheckContext):
             fix="Use Dense(1, activation='sigmoid') with binary_crossentropy, or one unit per class with softmax.",
             details={"activation": activation, "units": units},
         )
+    elif (
+        loss in PROBABILITY_LOSSES
+        and not logits
+        and activation not in LINEAR_ACTIVATIONS
+        and activation not in SQUASHING_ACTIVATIONS
+    ):
+        squash = "sigmoid" if loss in BINARY_LOSSES else "softmax"
+        yield Report(
+            f"output activation '{activation}' with loss '{loss}' (from_logits=False): '{activation}' "
+            f"outputs are not probabilities, and the loss clips them to [1e-7, 1-1e-7]",
+            fix=f"Use activation='{squash}' on the output layer, or a linear output with from_logits=True.",
+            details={"activation": activation, "loss": loss, "from_logits": logits},
+        )
+    elif loss in BINARY_LOSSES and logits and activation == "relu":
+        yield Report(
+            f"relu output with loss '{loss}' (from_logits=True): logits are never negative, "
+            "so the predicted probability never drops below 0.5",
+            fix="Remove the relu from the output layer (a linear output) and keep from_logits=True.",
+            details={"activation": activation, "loss": loss, "from_logits": logits},
+        )
+
+
+@check("K202", "from-logits-on-probabilities", stage="model", severity="error")
+def from_logits_mismatch(ctx: CheckContext):
+    """`from_logits` disagrees with the output activation.
+
+    ## What it does
+    Flags a loss built with `from_logits=True` on an output that already
+    applies softmax or sigmoid. (The other direction, a linear output with
+    `from_logits=False`, is reported by K209.)
+
+    ## Why is this bad?
+    With `from_logits=True` the loss applies softmax (or sigmoid) itself, so
+    the model's probabilities are squashed a second time: a confident 0.99
+    becomes about 0.7, the loss never gets near zero, and the gradients are
+    weak. Training "works" but learns slowly and calibrates badly.
+
+    ## Example
+    ```python
+    Dense(10, activation="softmax")
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ```
+
+    ## Use instead
+    ```python
+    Dense(10)  # logits
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ```
+    """
+    loss, activation = canonical_loss(ctx), ctx.output_activation
+    if loss is None:
+        raise Skip("the model has no single named loss")
+    single_output(ctx)
+    if loss in PROBABILITY_LOSSES and uses_logits(ctx) and activation in SQUASHING_ACTIVATIONS:
+        yield Report(
+            f"loss '{loss}' has from_logits=True, but the output layer {ctx.output_layer.name!r} already applies "
+            f"'{activation}': the loss applies it a second time",
+            fix=f"Drop activation='{activation}' from the output layer (keep from_logits=True), "
+            "or keep it and pass from_logits=False.",
+            details={"activation": activation, "loss": loss, "from_logits": True},
+        )
+
+
+@check("K203", "output-units-mismatch", stage="model", severity="error")
+def output_units_mismatch(ctx: CheckContext):
+    """Output units disagree with the labels.
+
+    ## What it does
+    Compares the output layer's units with the targets: the largest class id
+    for sparse labels, the number of columns for one-hot, multi-label and
+    regression targets. Targets whose encoding doesn't fit the loss are
+    K204's.
+
+    ## Why is this bad?
+    A class id at or above the number of units has no output to land on: the
+    loss is NaN on GPU and an error on CPU. Fewer target columns than units
+    (a 1-D target into `Dense(10)` with MSE) are silently broadcast, so the
+    model trains on a different problem than the one meant. Units nobody
+    trains waste capacity and often mean labels counted from 1.
+
+    ## Example
+    ```python
+    Dense(10, activation="softmax")  # labels 1..10
+    ```
+
+    ## Use instead
+    ```python
+    Dense(10, activation="softmax")  # labels 0..9: y - 1
+    ```
+    """
+    loss = canonical_loss(ctx)
+    if loss is None:
+        raise Skip("the model has no single named loss")
+    single_output(ctx)
+    units = ctx.output_units
+    if units is None:
+        raise Skip("the output layer's size is not known")
+    labels = train_labels(ctx)
+    complete = ctx.train.complete
+    if loss in SPARSE_LOSSES and labels.kind == "integer":
+        lo, hi, n = labels.lo, labels.hi, len(labels.values)
+        if hi >= units or lo < 0:
+            yield Report(
+                f"labels range {lo}..{hi} ({n} classes) but the output has {units} units (classes 0..{units - 1})",
+                fix=f"Use Dense({max(hi + 1, n)}) on the output, or re-encode labels as 0..{n - 1} "
+                "(e.g. y - y.min() or sklearn's LabelEncoder).",
+                details={"units": units, "min_label": int(lo), "max_label": int(hi), "classes": n},
+            )
+        elif complete and hi + 1 < units:
+            yield Report(
+                f"the output has {units} units but the labels only go up to {hi} ({n} classes): "
+                f"{units - hi - 1} outputs are never the right answer",
+                fix=f"Use Dense({hi + 1}) on the output, unless classes {hi + 1}..{units - 1} exist elsewhere.",
+                severity="warning",
+                details={"units": units, "max_label": int(hi), "classes": n},
+            )
+        return
+    if loss in SPARSE_LOSSES or labels.kind in ("other", "integer") and loss in CATEGORICAL_LOSSES:
+        return  # an encoding that doesn't fit the loss: K204
+    if loss in BINARY_LOSSES and labels.kind == "integer" and not set(labels.values.tolist()) <= {0, 1}:
+        return  # K204
+    if labels.kind == "other":
+        raise Skip("the targets are not a 1-D or 2-D numeric array")
+    if labels.columns != units:
+        what = "1 target column" if labels.columns == 1 else f"{labels.columns} target columns ({labels.name})"
+        broadcast = " and will be broadcast against it silently" if labels.columns == 1 else ""
+        yield Report(
+            f"the output has {units} units but the data has {what}{broadcast}",
+            fix=f"Use Dense({labels.columns}) on the output, or check that y is encoded as intended.",
+            details={"units": units, "columns": labels.columns, "encoding": labels.kind},
+        )
+
+
+@check("K204", "label-encoding-mismatch", stage="model", severity="error")
+def label_encoding_mismatch(ctx: CheckContext):
+    """Label encoding disagrees with the loss.
+
+    ## What it does
+    Flags one-hot targets with a sparse loss, integer class ids with a
+    categorical loss, and class ids beyond 0/1 with binary cross-entropy.
+
+    ## Why is this bad?
+    `sparse_categorical_crossentropy` wants one integer per sample;
+    `categorical_crossentropy` wants one column per class. Mixed up, Keras
+    either fails deep inside `fit` or broadcasts the shapes and trains on
+    nonsense. Binary cross-entropy on labels 0..9 treats every label above 1
+    as an impossible target.
+
+    ## Example
+    ```python
+    model.compile(loss="categorical_crossentropy"); model.fit(x, y)  # y = [3, 0, 7, ...]
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(loss="sparse_categorical_crossentropy"); model.fit(x, y)
+    # or keras.utils.to_categorical(y) with categorical_crossentropy
+    ```
+    """
+    loss = canonical_loss(ctx)
+    if loss is None:
+        raise Skip("the model has no single named loss")
+    single_output(ctx)
+    labels = train_labels(ctx)
+    shape = tuple(np.shape(ctx.train_y()))
+    if loss in SPARSE_LOSSES and labels.kind in ("onehot", "distribution"):
+        yield Report(
+            f"targets are {labels.name} with {labels.columns} columns (shape {shape}), but loss '{loss}' "
+            "expects one integer class id per sample",
+            fix="Use loss='categorical_crossentropy', or pass y.argmax(axis=1) as the targets.",
+            details={"encoding": labels.kind, "columns": labels.columns, "loss": loss},
+        )
+    elif loss in CATEGORICAL_LOSSES and loss not in SPARSE_LOSSES and labels.kind == "integer":
+        if ctx.output_units == 1:
+            return  # one unit: K201 reports the output, not the labels
+        yield Report(
+            f"targets are integer class ids ({values_text(labels)}; shape {shape}), but loss '{loss}' expects "
+            "one-hot rows",
+            fix="Use loss='sparse_categorical_crossentropy', or one-hot encode y with keras.utils.to_categorical.",
+            details={"encoding": "integer", "classes": len(labels.values), "loss": loss},
+        )
+    elif loss in BINARY_LOSSES and labels.kind == "integer" and not set(labels.values.tolist()) <= {0, 1}:
+        yield Report(
+            f"loss '{loss}' expects targets in 0/1, but the labels take {len(labels.values)} values "
+            f"({values_text(labels)})",
+            fix="For several classes use softmax with sparse_categorical_crossentropy; for two, map them to 0/1.",
+            details={"encoding": "integer", "classes": len(labels.values), "loss": loss},
+        )
+
+
+LINEAR_STACK_PASS_TYPES = LINEAR_PASS_TYPES
+
+
+@check("K205", "missing-nonlinearity", stage="model", severity="warning")
+def missing_nonlinearity(ctx: CheckContext):
+    """Hidden layers without a non-linearity between them.
+
+    ## What it does
+    Finds a Dense or convolution layer with no activation whose output goes,
+    through nothing but reshaping, dropout, padding, average pooling or batch
+    normalization, into another Dense or convolution layer. A deliberate
+    linear bottleneck (narrower than what comes before and after it, as in
+    an autoencoder's code layer or MobileNetV2) is not flagged.
+
+    ## Why is this bad?
+    Two linear maps in a row are one linear map: the extra layer adds
+    parameters and compute but no expressive power. Usually an
+    `activation=` was forgotten.
+
+    ## Example
+    ```python
+    Dense(64), Dense(64), Dense(10, activation="softmax")
+    ```
+
+    ## Use instead
+    ```python
+    Dense(64, activation="relu"), Dense(64, activation="relu"), Dense(10, activation="softmax")
+    ```
+    """
+    graph = layer_graph(ctx.model)
+    previous: dict[int, int | None] = {}
+    for layer in graph.layers:
+        for nxt, _ in graph.through(layer, LINEAR_STACK_PASS_TYPES):
+            if is_weight_layer(nxt):
+                previous.setdefault(id(nxt), width(layer))
+    for layer in graph.layers:
+        if not is_weight_layer(layer) or activation_of(layer) != "linear":
+            continue
+        for nxt, path in graph.through(layer, LINEAR_STACK_PASS_TYPES):
+            if not is_weight_layer(nxt) or _bottleneck(layer, nxt, path, previous.get(id(layer))):
+                continue
+            between = "".join(f" -> {p.name}" for p in path)
+            yield Report(
+                f"{describe(layer)}{between} -> {describe(nxt)}: no non-linearity between them, "
+                "so they collapse into one linear map",
+                fix=f"Give {layer.name} an activation (e.g. activation='relu'), or remove one of the two layers.",
+                details={"layer": layer.name, "next": nxt.name},
+            )
+
+
+def _bottleneck(layer: Any, nxt: Any, path: list[Any], before: int | None) -> bool:
+    """A linear layer narrower than both what feeds it and what follows it."""
+    w, w_next = width(layer), width(nxt)
+    if w is None or w_next is None or w >= w_next or any(_is(p, RESHAPING_TYPES) for p in path):
+        return False
+    if before is None:
+        before = _input_width(layer)
+    return before is None or w < before
+
+
+RESHAPING_TYPES = {"Flatten", "Reshape", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D"}
+
+
+def _input_width(layer: Any) -> int | None:
+    try:
+        return int(layer.input.shape[-1])
+    except Exception:  # noqa: BLE001 - an unbuilt layer has no input yet
+        return None
+
+
+@check("K206", "bias-before-batchnorm", stage="model", severity="info")
+def bias_before_batchnorm(ctx: CheckContext):
+    """Bias immediately before BatchNormalization.
+
+    ## What it does
+    Finds a Dense or convolution layer with `use_bias=True` and no
+    activation whose output goes straight (dropout aside) into a
+    BatchNormalization that has its own offset (`center=True`).
+
+    ## Why is this bad?
+    Batch normalization subtracts the batch mean, which removes any constant
+    the layer added: the bias gets no useful gradient and the normalization's
+    `beta` does its job. It costs parameters and memory for nothing.
+
+    ## Example
+    ```python
+    Conv2D(64, 3), BatchNormalization(), ReLU()
+    ```
+
+    ## Use instead
+    ```python
+    Conv2D(64, 3, use_bias=False), BatchNormalization(), ReLU()
+    ```
+    """
+    graph = layer_graph(ctx.model)
+    for layer in graph.layers:
+        if not is_weight_layer(layer) or not getattr(layer, "use_bias", False):
+            continue
+        if activation_of(layer) != "linear":
+            continue
+        for nxt, _ in graph.through(layer, DROPOUT_TYPES | {"GaussianNoise"}):
+            if _is(nxt, BATCHNORM_TYPES) and getattr(nxt, "center", True) and _normalizes_channels(layer, nxt):
+                yield Report(
+                    f"{describe(layer)} has a bias, and {nxt.name} (BatchNormalization) right after it "
+                    f"subtracts the mean: {width(layer) or 'its'} bias values are wasted",
+                    fix=f"Pass use_bias=False to {layer.name}; the BatchNormalization's beta takes its place.",
+                    details={"layer": layer.name, "batchnorm": nxt.name},
+                )
+
+
+def _normalizes_channels(layer: Any, bn: Any) -> bool:
+    """Whether the BatchNormalization's axis is the layer's channel axis."""
+    axes = bn.axis if isinstance(bn.axis, (list, tuple)) else [bn.axis]
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return list(axes) == [1]
+    try:
+        rank = len(layer.output.shape)
+    except Exception:  # noqa: BLE001 - unbuilt: the default axis is -1
+        rank = None
+    return list(axes) == [-1] or (rank is not None and list(axes) == [rank - 1])
+
+
+DROPOUT_MAX_RATE = 0.5
+
+
+@check("K207", "dropout-too-high", stage="model", severity="warning", thresholds={"max_rate": DROPOUT_MAX_RATE})
+def dropout_too_high(ctx: CheckContext):
+    """Dropout rate above 0.5, or dropout on the output.
+
+    ## What it does
+    Flags a Dropout layer (or an RNN's `dropout` / `recurrent_dropout`) with
+    a rate above `max_rate`, and a dropout layer that is the model's output.
+    Dropout just before the output layer is common and fine.
+
+    ## Why is this bad?
+    `rate` is the fraction of units *dropped*, not kept: `Dropout(0.8)`
+    throws away four in five activations, and the network underfits. A
+    dropout after the output zeroes predictions themselves during training,
+    so the loss sees random zeros instead of the model's answer.
+
+    ## Example
+    ```python
+    Dense(128, activation="relu"), Dropout(0.8), Dense(10, activation="softmax"), Dropout(0.2)
+    ```
+
+    ## Use instead
+    ```python
+    Dense(128, activation="relu"), Dropout(0.3), Dense(10, activation="softmax")
+    ```
+    """
+    layers = flat_layers(ctx.model)
+    if not layers:
+        raise Skip("the model has no layers to inspect")
+    for layer in layers:
+        rates = {"rate": getattr(layer, "rate", None)} if _is(layer, DROPOUT_TYPES) else {}
+        if _is(layer, {"RNN"}):
+            rates = {k: getattr(layer, k, None) for k in ("dropout", "recurrent_dropout")}
+        for attr, rate in rates.items():
+            if isinstance(rate, (int, float)) and rate > DROPOUT_MAX_RATE:
+                yield Report(
+                    f"{layer.name} ({type(layer).__name__}) has {attr}={rate:g}: it drops {rate:.0%} of the "
+                    f"units at every step, keeping only {1 - rate:.0%}",
+                    fix=f"Use {attr} between 0.1 and 0.5 ({attr} is the fraction dropped, not kept).",
+                    details={"layer": layer.name, attr: rate},
+                )
+    try:
+        outputs = layer_graph(ctx.model).outputs
+    except Skip:
+        outputs = []
+    for layer in outputs:
+        if _is(layer, DROPOUT_TYPES):
+            yield Report(
+                f"the model's output is {layer.name} ({type(layer).__name__}, rate {getattr(layer, 'rate', 0):g}): "
+                "during training it zeroes predictions themselves",
+                fix=f"Remove {layer.name}, or move it before the output layer.",
+                details={"layer": layer.name},
+            )
+
+
+CONSTANT_INITIALIZERS = ("Zeros", "Ones", "Constant")
+
+
+@check("K208", "constant-initializer", stage="model", severity="warning")
+def constant_initializer(ctx: CheckContext):
+    """Weights initialised to a constant (symmetry never broken).
+
+    ## What it does
+    Flags hidden Dense, convolution and recurrent layers with more than one
+    unit whose kernel (or recurrent kernel) starts constant: `zeros`,
+    `ones`, `Constant(...)`, or a random initializer with zero spread.
+    Constant biases are normal and not flagged; so is a constant output
+    layer.
+
+    ## Why is this bad?
+    Units that start with the same weights compute the same thing and get
+    the same gradient, so they stay copies of each other: a layer of 64
+    units learns like a layer of one. With zeros and relu the gradient is
+    zero and nothing learns at all.
+
+    ## Example
+    ```python
+    Dense(64, activation="relu", kernel_initializer="zeros")
+    ```
+
+    ## Use instead
+    ```python
+    Dense(64, activation="relu")  # glorot_uniform; he_normal also suits relu
+    ```
+    """
+    layers = flat_layers(ctx.model)
+    if not layers:
+        raise Skip("the model has no layers to inspect")
+    heads = output_weight_layers(ctx.model)
+    for layer in layers:
+        if id(layer) in heads:
+            continue
+        owner = getattr(layer, "cell", None) or layer
+        units = width(layer) or width(owner)
+        if units is None or units <= 1:
+            continue
+        for attr in ("kernel_initializer", "recurrent_initializer", "depthwise_initializer"):
+            init = getattr(owner, attr, None)
+            described = _constant(init)
+            if described:
+                yield Report(
+                    f"{describe(layer)} uses {attr}={described}: its {units} units start identical and learn "
+                    "in lockstep",
+                    fix=f"Drop {attr} (Keras' default glorot_uniform breaks the symmetry; he_normal suits relu).",
+                    details={"layer": layer.name, "initializer": described, "units": units},
+                )
+
+
+def _constant(init: Any) -> str | None:
+    """A description of ``init`` when every weight it draws is the same value."""
+    if init is None:
+        return None
+    name = type(init).__name__
+    config = init.get_config() if hasattr(init, "get_config") else {}
+    if name in CONSTANT_INITIALIZERS:
+        return f"{name}({config['value']})" if "value" in config else name
+    if name in ("RandomNormal", "TruncatedNormal") and config.get("stddev") == 0:
+        return f"{name}(stddev=0)"
+    if name == "RandomUniform" and config.get("minval") == config.get("maxval"):
+        return f"{name}(minval=maxval={config.get('minval')})"
+    return None
+
+
+@check("K209", "loss-output-range-mismatch", stage="model", severity="warning")
+def loss_output_range_mismatch(ctx: CheckContext):
+    """A regression loss on a squashed output, or a classification loss on a linear output.
+
+    ## What it does
+    Flags a probability loss (cross-entropy) on a linear output without
+    `from_logits=True` (an error), and a regression loss (MSE, MAE, Huber,
+    ...) on a softmax output, or on a sigmoid output whose targets are
+    class labels. A sigmoid output regressing continuous targets in [0, 1]
+    (an image autoencoder) is fine.
+
+    ## Why is this bad?
+    Cross-entropy without `from_logits` reads the outputs as probabilities:
+    a linear layer's values are clipped to [1e-7, 1 - 1e-7], their gradient
+    is zero outside that range, and the loss can't learn. MSE on a softmax
+    or sigmoid for class labels multiplies its gradient by the squashing
+    function's slope, which vanishes exactly when the model is confidently
+    wrong: training stalls where cross-entropy would push hardest.
+
+    ## Example
+    ```python
+    Dense(10); model.compile(loss="sparse_categorical_crossentropy")
+    Dense(10, activation="softmax"); model.compile(loss="mse")
+    ```
+
+    ## Use instead
+    ```python
+    Dense(10); model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    Dense(10, activation="softmax"); model.compile(loss="categorical_crossentropy")
+    ```
+    """
+    loss, activation = canonical_loss(ctx), ctx.output_activation
+    if loss is None:
+        raise Skip("the model has no single named loss")
+    single_output(ctx)
+    layer = ctx.output_layer
+    if loss in PROBABILITY_LOSSES and activation == "linear" and not uses_logits(ctx):
+        squash = "sigmoid" if loss in BINARY_LOSSES else "softmax"
+        yield Report(
+            f"loss '{loss}' reads the outputs as probabilities (from_logits=False), but the output layer "
+            f"{layer.name!r} is linear: its values are taken as probabilities (clipped to [1e-7, 1-1e-7]), "
+            "so negative outputs get no gradient",
+            fix=f"Pass from_logits=True to the loss (e.g. keras.losses.{_class_name(loss)}(from_logits=True)), "
+            f"or use activation='{squash}' on the output.",
+            severity="error",
+            details={"loss": loss, "activation": activation, "from_logits": False},
+        )
+        return
+    if loss not in REGRESSION_LOSSES or activation not in SQUASHING_ACTIVATIONS:
+        return
+    try:
+        labels = train_labels(ctx)
+    except Skip:
+        labels = None
+    if activation == "softmax":
+        if labels is not None and labels.kind == "distribution":
+            return  # regressing soft distributions is a choice
+        targets = f" on {labels.name} targets" if labels is not None and labels.kind != "other" else ""
+    else:
+        binary = labels is not None and (
+            labels.kind in ("onehot", "multilabel")
+            or labels.kind == "integer"
+            and set(labels.values.tolist()) <= {0, 1}
+            and len(labels.values) == 2
+        )
+        if not binary:
+            return  # continuous targets in [0, 1]: K311 judges the range
+        targets = " on 0/1 class labels" if labels.kind == "integer" else f" on {labels.name} targets"
+    better = (
+        "loss='categorical_crossentropy' (sparse_categorical_crossentropy for integer ids)"
+        if activation == "softmax"
+        else "loss='binary_crossentropy'"
+    )
+    yield Report(
+        f"regression loss '{loss}' on a '{activation}' output{targets}: its gradient vanishes where "
+        "the output saturates, so confident mistakes are barely corrected",
+        fix=f"Use {better} for class labels.",
+        details={"loss": loss, "activation": activation},
+    )
+
+
+def _class_name(loss: str) -> str:
+    return "".join(part.capitalize() for part in loss.split("_"))
+
+
+SATURATING_ACTIVATIONS = ("sigmoid", "tanh", "hard_sigmoid", "softsign")
+DEEP_STACK_HIDDEN_LAYERS = 4
+SATURATING_MIN_LAYERS = 3
+
+
+@check(
+    "K210",
+    "saturating-activations-deep",
+    stage="model",
+    severity="warning",
+    thresholds={"min_hidden_layers": DEEP_STACK_HIDDEN_LAYERS, "min_saturating_layers": SATURATING_MIN_LAYERS},
+)
+def saturating_activations(ctx: CheckContext):
+    """Saturating activations (sigmoid/tanh) in hidden layers of a deep stack.
+
+    ## What it does
+    Counts the hidden Dense and convolution layers (the output layer left
+    out) and their non-linearity, their own or the Activation layer that
+    follows them. Fires when a stack of at least `min_hidden_layers` hidden
+    layers has at least `min_saturating_layers` sigmoid/tanh ones. Recurrent
+    layers, whose tanh and sigmoid gates are by design, are not counted.
+
+    ## Why is this bad?
+    Sigmoid's slope is at most 0.25 and tanh's falls to zero as units
+    saturate: the gradient shrinks by that factor at every layer on its way
+    back, so the first layers of a deep stack barely learn (vanishing
+    gradients).
+
+    ## Example
+    ```python
+    [Dense(64, activation="sigmoid") for _ in range(5)] + [Dense(10, activation="softmax")]
+    ```
+
+    ## Use instead
+    ```python
+    [Dense(64, activation="relu") for _ in range(5)] + [Dense(10, activation="softmax")]
+    ```
+    """
+    try:
+        graph: LayerGraph | None = layer_graph(ctx.model)
+    except Skip:
+        graph = None
+    heads = output_weight_layers(ctx.model)
+    hidden = [layer for layer in flat_layers(ctx.model) if is_weight_layer(layer) and id(layer) not in heads]
+    if len(hidden) < DEEP_STACK_HIDDEN_LAYERS:
+        return
+    saturating = [
+        (layer, act) for layer in hidden if (act := _effective_activation(graph, layer)) in SATURATING_ACTIVATIONS
+    ]
+    if len(saturating) < SATURATING_MIN_LAYERS:
+        return
+    kinds = sorted({act for _, act in saturating})
+    sigmoids = sum(act in ("sigmoid", "hard_sigmoid") for _, act in saturating)
+    shrink = f"; sigmoid alone can shrink it by 0.25^{sigmoids} = {0.25**sigmoids:.2g}" if sigmoids else ""
+    names = ", ".join(layer.name for layer, _ in saturating[:6]) + (", ..." if len(saturating) > 6 else "")
+    yield Report(
+        f"{len(saturating)} of {len(hidden)} hidden layers use {'/'.join(kinds)} ({names}): the gradient shrinks "
+        f"at each of them on its way to the first layer{shrink}",
+        fix="Use relu (or gelu/silu) in the hidden layers; keep sigmoid/softmax for the output.",
+        details={"hidden_layers": len(hidden), "saturating": len(saturating), "activations": kinds},
+    )
+
+
+def _effective_activation(graph: LayerGraph | None, layer: Any) -> str | None:
+    own = activation_of(layer)
+    if own != "linear" or graph is None:
+        return own
+    for nxt, _ in graph.through(layer, LINEAR_PASS_TYPES):
+        act = activation_of(nxt)
+        if act is not None and not is_weight_layer(nxt):
+            return act
+    return own

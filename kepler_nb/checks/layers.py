@@ -1,0 +1,221 @@
+"""The model's layers as a graph: who feeds whom, what each layer computes.
+
+Read from a Sequential's order or a functional model's nodes, nested models
+opened, without building or calling anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..journal.records import name_of
+from .context import _snake
+from .registry import Skip
+
+# -- layer kinds --------------------------------------------------------------------------
+
+DENSE_TYPES = {"Dense"}
+CONV_TYPES = {"BaseConv", "BaseConvTranspose", "BaseSeparableConv", "BaseDepthwiseConv", "Conv"}
+BATCHNORM_TYPES = {"BatchNormalization"}
+# Layers that keep a composition linear: reshaping, noise, padding, averaging,
+# and batch normalization (an affine map at inference).
+LINEAR_PASS_TYPES = {
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "Flatten",
+    "Reshape",
+    "Permute",
+    "BatchNormalization",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+}
+DROPOUT_TYPES = {
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "AlphaDropout",
+}
+ACTIVATION_LAYER_NAMES = {
+    "ReLU": "relu",
+    "LeakyReLU": "leaky_relu",
+    "PReLU": "prelu",
+    "ELU": "elu",
+    "Softmax": "softmax",
+}
+
+
+def _is(layer: Any, names: set[str]) -> bool:
+    return any(cls.__name__ in names for cls in type(layer).__mro__)
+
+
+def is_weight_layer(layer: Any) -> bool:
+    """A Dense or convolution layer: a linear map followed by its activation."""
+    return _is(layer, DENSE_TYPES | CONV_TYPES)
+
+
+def activation_of(layer: Any) -> str | None:
+    """The non-linearity a layer applies: ``linear`` for none, None for layers that aren't activations."""
+    cls = type(layer).__name__
+    if cls in ACTIVATION_LAYER_NAMES:
+        return ACTIVATION_LAYER_NAMES[cls]
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return "linear" if is_weight_layer(layer) else None
+    name = name_of(activation)
+    return _snake(name) if isinstance(name, str) else None
+
+
+def width(layer: Any) -> int | None:
+    """Units of a Dense layer, filters of a convolution."""
+    for attr in ("units", "filters"):
+        value = getattr(layer, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def describe(layer: Any) -> str:
+    """``dense_1 (Dense 64, linear)``."""
+    parts = [type(layer).__name__]
+    if width(layer) is not None:
+        parts.append(str(width(layer)))
+    activation = activation_of(layer)
+    text = " ".join(parts) + (f", {activation}" if activation else "")
+    return f"{layer.name} ({text})"
+
+
+def _is_model(layer: Any) -> bool:
+    return hasattr(layer, "layers") and _is(layer, {"Model", "Functional", "Sequential"})
+
+
+def _is_sequential(model: Any) -> bool:
+    return _is(model, {"Sequential"})
+
+
+def _is_functional(model: Any) -> bool:
+    return _is(model, {"Functional"}) and not _is_sequential(model)
+
+
+def flat_layers(model: Any) -> list[Any]:
+    """Every layer, nested models opened, in order (input layers left out)."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        if _is_model(layer):
+            out.extend(flat_layers(layer))
+        elif type(layer).__name__ != "InputLayer":
+            out.append(layer)
+    return out
+
+
+@dataclass
+class LayerGraph:
+    """Who feeds whom, over every layer of the model and of its nested models."""
+
+    successors: dict[int, list[Any]]
+    layers: list[Any]
+    outputs: list[Any]
+
+    def after(self, layer: Any) -> list[Any]:
+        return self.successors.get(id(layer), [])
+
+    def before(self, layer: Any) -> list[Any]:
+        return [a for a in self.layers if any(b is layer for b in self.after(a))]
+
+    def output_weight_layers(self) -> set[int]:
+        """Ids of the Dense/convolution layers that make the outputs (activations, dropout after them aside)."""
+        found: set[int] = set()
+        stack, seen = list(self.outputs), set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if is_weight_layer(node):
+                found.add(id(node))
+            elif not _is_model(node):
+                stack.extend(self.before(node))
+        return found
+
+    def through(self, layer: Any, passing: set[str]) -> Iterator[tuple[Any, list[Any]]]:
+        """Layers reached from ``layer`` by skipping layers of the ``passing`` types, with the skipped path."""
+        stack = [(nxt, []) for nxt in self.after(layer)]
+        seen: set[int] = set()
+        while stack:
+            node, path = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if _is(node, passing) and not _is(node, DENSE_TYPES | CONV_TYPES):
+                stack.extend((nxt, path + [node]) for nxt in self.after(node))
+            else:
+                yield node, path
+
+
+def layer_graph(model: Any) -> LayerGraph:
+    """The model's layers as a graph; Skip for subclassed models, whose layer order isn't known."""
+    if not (_is_sequential(model) or _is_functional(model)):
+        raise Skip(f"{type(model).__name__} is a subclassed model: the order of its layers isn't known")
+    graph = LayerGraph({}, [], [])
+    _, graph.outputs = _add(model, graph)
+    return graph
+
+
+def _add(model: Any, graph: LayerGraph) -> tuple[list[Any], list[Any]]:
+    """Add ``model``'s layers to the graph; return its entry and exit layers."""
+    if _is_sequential(model):
+        entries: list[Any] = []
+        exits: list[Any] = []
+        for layer in model.layers:
+            if type(layer).__name__ == "InputLayer":
+                continue
+            first, last = _add(layer, graph) if _is_model(layer) else ([layer], [layer])
+            if not _is_model(layer):
+                graph.layers.append(layer)
+            for a in exits:
+                graph.successors.setdefault(id(a), []).extend(first)
+            entries = entries or first
+            exits = last
+        return entries, exits
+    if _is_functional(model):
+        inner = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+        members = {id(layer) for layer in model.layers}
+        spans = {}
+        for layer in inner:
+            spans[id(layer)] = _add(layer, graph) if _is_model(layer) else ([layer], [layer])
+            if not _is_model(layer):
+                graph.layers.append(layer)
+        entries = []
+        for layer in model.layers:
+            nexts = [n.operation for n in getattr(layer, "_outbound_nodes", []) if id(n.operation) in members]
+            if type(layer).__name__ == "InputLayer":
+                entries.extend(f for nxt in nexts for f in spans[id(nxt)][0])
+                continue
+            for a in spans[id(layer)][1]:
+                targets = graph.successors.setdefault(id(a), [])
+                targets.extend(f for nxt in nexts for f in spans[id(nxt)][0] if f not in targets)
+        exits = []
+        for tensor in getattr(model, "outputs", None) or []:
+            op = tensor._keras_history.operation
+            if id(op) in spans:
+                exits.extend(spans[id(op)][1])
+        return entries, exits
+    return [model], [model]  # a subclassed model nested inside: opaque
