@@ -1,18 +1,41 @@
 """K4xx: during training, from a callback, once per epoch.
 
-Stage ``training_begin`` checks run once when training starts (the model is
-built then); stage ``training`` checks run at every epoch end on the
-history so far. Each finding is reported once per run.
+Every check here has stage ``training``. Those named in
+:data:`AT_TRAIN_BEGIN` run once when training starts (the model and its
+optimizer are built by then); the others run at every epoch end on the
+history so far. Each finding is reported once per run. The checks only read
+the per-epoch history, apart from K402, which evaluates the loss on one
+small batch in inference mode: no weight, optimizer, metric or random state
+is touched.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .registry import Report, check
+from .registry import Report, Skip, check
+
+# Codes run once at train begin rather than at every epoch end.
+AT_TRAIN_BEGIN = frozenset({"K402"})
+
+CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy")
+# Layers that behave differently in training: the training loss is measured with them active.
+TRAINING_ONLY_LAYERS = (
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "BatchNormalization",
+)
 
 
 @dataclass
@@ -30,6 +53,56 @@ class TrainingContext:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
         self.epochs += 1
+
+    def losses(self, key: str = "loss") -> list[float]:
+        """The finite values of one loss curve so far, or Skip."""
+        values = self.history.get(key)
+        if not values:
+            raise Skip(f"no {key!r} in the training logs")
+        if not all(math.isfinite(v) for v in values):
+            raise Skip(f"{key} is not finite (K401 reports that)")
+        return list(values)
+
+    @functools.cached_property
+    def baseline(self) -> tuple[float, str] | None:
+        """The loss of the best constant prediction on the training targets, and what that is.
+
+        ``None`` when the loss or the targets don't allow one. Computed once per run.
+        """
+        try:
+            return constant_baseline(self.loss_name, self.call.train)
+        except Exception:  # noqa: BLE001 - odd targets: no baseline
+            return None
+
+
+def constant_baseline(loss_name: str | None, view: Any) -> tuple[float, str] | None:
+    """What a model that learned only the targets' prior scores with this loss."""
+    if view is None or view.problem or view.y is None or len(view.targets) != 1:
+        return None
+    y = np.asarray(view.y)
+    if y.size == 0 or not np.issubdtype(y.dtype, np.number):
+        return None
+    y = y.astype(np.float64)
+    if loss_name == "sparse_categorical_crossentropy":
+        _, counts = np.unique(y.reshape(-1), return_counts=True)
+        return _entropy(counts / counts.sum()), "predicting the class frequencies"
+    if loss_name == "categorical_crossentropy" and y.ndim == 2:
+        p = y.mean(axis=0)
+        return _entropy(p[p > 0] / p.sum()), "predicting the class frequencies"
+    if loss_name == "binary_crossentropy":
+        p = np.clip(y.reshape(len(y), -1).mean(axis=0), 1e-7, 1 - 1e-7)
+        return float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p)))), "predicting the label frequencies"
+    if loss_name in ("mean_squared_error", "mse"):
+        return float(np.mean(np.var(y.reshape(len(y), -1), axis=0))), "predicting the mean target"
+    if loss_name in ("mean_absolute_error", "mae"):
+        flat = y.reshape(len(y), -1)
+        return float(np.mean(np.abs(flat - np.median(flat, axis=0)))), "predicting the median target"
+    return None
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
 
 
 @check("K401", "loss-not-finite", stage="training", severity="error")
@@ -64,3 +137,456 @@ def loss_not_finite(ctx: TrainingContext):
                 details={"metric": key, "epoch": len(values)},
             )
             return
+
+
+# -- K402 ---------------------------------------------------------------------------
+INIT_LOSS_BATCH = 64  # samples the initial loss is measured on
+INIT_LOSS_MAX_EXCESS = 2.0  # nats above the expected value: each sample ~7x less likely than a guess
+
+
+@check(
+    "K402",
+    "initial-loss-unexpected",
+    stage="training",
+    severity="warning",
+    thresholds={"batch_samples": INIT_LOSS_BATCH, "max_excess_nats": INIT_LOSS_MAX_EXCESS},
+)
+def initial_loss_unexpected(ctx: TrainingContext):
+    """Loss at initialisation far above its expected value.
+
+    ## What it does
+    Before the first step, evaluates the loss on one small batch of the
+    training data (in inference mode) and compares it with what an untrained
+    classifier should score: ln C for C-class softmax cross-entropy (a
+    uniform guess), ln 2 for binary cross-entropy. Runs for the
+    cross-entropy losses only.
+
+    ## Why is this bad?
+    A freshly initialised network predicts close to uniform probabilities.
+    A much larger loss means its outputs start out large and confidently
+    wrong: inputs that are not scaled, a last layer initialised too large,
+    targets that don't match the output (labels 1..C instead of 0..C-1), or
+    probabilities fed to a loss expecting logits. The first epochs are then
+    spent undoing the initialisation, or training never recovers.
+
+    ## Example
+    ```python
+    model.fit(pixels_0_to_255, labels)  # initial loss 15.2, expected ln 10 = 2.30
+    ```
+
+    ## Use instead
+    ```python
+    model.fit(pixels_0_to_255 / 255.0, labels)  # initial loss 2.35
+    ```
+    """
+    expected, why = _expected_initial_loss(ctx)
+    x, y = _first_batch(ctx.call.train)
+    observed = _loss_on(ctx.model, ctx.loss_name, x, y)
+    if not math.isfinite(observed):
+        yield Report(
+            f"the loss before training is already {observed} on {_rows(x)} training samples",
+            fix="Look for NaN/Inf in the data (K306) and for labels the loss can't take.",
+            details={"observed": observed, "expected": expected},
+        )
+    elif observed - expected > INIT_LOSS_MAX_EXCESS:
+        yield Report(
+            f"loss before training is {observed:.3g} on {_rows(x)} training samples, expected about "
+            f"{expected:.3g} ({why}): the untrained outputs are far from uniform and confidently wrong",
+            fix="Scale the inputs (K303), check the labels match the outputs (0..C-1 for sparse labels), "
+            "and keep the output layer's default initialisation.",
+            details={"observed": observed, "expected": expected},
+        )
+
+
+def _expected_initial_loss(ctx: TrainingContext) -> tuple[float, str]:
+    loss = ctx.loss_name
+    if loss not in CROSS_ENTROPIES:
+        raise Skip(f"no expected initial value is known for the loss {loss!r}")
+    model = ctx.model
+    if model is None or len(getattr(model, "outputs", None) or [None]) > 1:
+        raise Skip("models with several outputs are not inspected by this check")
+    if loss == "binary_crossentropy":
+        return math.log(2), "ln 2 for binary cross-entropy"
+    try:
+        units = int(model.outputs[0].shape[-1])
+    except Exception:  # noqa: BLE001 - subclassed models have no symbolic outputs
+        raise Skip("the number of classes could not be read from the model's output") from None
+    if units < 2:
+        raise Skip(f"{loss} on a single output unit (K201 reports that)")
+    return math.log(units), f"ln {units} for {units} classes"
+
+
+def _first_batch(view: Any) -> tuple[Any, np.ndarray]:
+    """At most INIT_LOSS_BATCH samples of the training data, spread over it, as the model takes them."""
+    if view is None or view.problem:
+        raise Skip(view.problem if view is not None else "no training data was seen")
+    if not view.inputs or view.y is None or len(view.targets) != 1:
+        raise Skip("the training data has no single target to evaluate the loss on")
+    arrays = list(view.inputs.values()) + [view.y]
+    if any(hasattr(a, "tocsr") or not hasattr(a, "shape") or a.ndim == 0 for a in arrays):
+        raise Skip("sparse or scalar inputs are not evaluated")
+    n = min(len(a) for a in arrays)
+    if n == 0:
+        raise Skip("the training data is empty")
+    rows = np.arange(0, n, max(1, n // INIT_LOSS_BATCH))[:INIT_LOSS_BATCH]
+    inputs = {k: np.asarray(v)[rows] for k, v in view.inputs.items()}
+    names = list(inputs)
+    if names == ["x"]:
+        x: Any = inputs["x"]
+    elif names == [f"x{i}" for i in range(len(names))]:
+        x = [inputs[k] for k in names]
+    else:
+        x = inputs
+    return x, np.asarray(view.y)[rows]
+
+
+def _rows(x: Any) -> int:
+    first = x if hasattr(x, "shape") else next(iter(x.values() if isinstance(x, dict) else x))
+    return int(first.shape[0])
+
+
+def _loss_on(model: Any, loss_name: str, x: Any, y: np.ndarray) -> float:
+    """The model's own loss on one batch, in inference mode: no state changes."""
+    import keras
+
+    loss = model.loss
+    if not isinstance(loss, keras.losses.Loss):  # a name or a function: Keras' defaults for it
+        classes = {
+            "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+            "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+            "binary_crossentropy": keras.losses.BinaryCrossentropy,
+        }
+        loss = classes[loss_name]()
+    prediction = model(x, training=False)
+    return float(np.asarray(loss(y, prediction)))
+
+
+# -- K403 ---------------------------------------------------------------------------
+NOT_DECREASING_MIN_EPOCHS = 3  # judged from this many epochs on
+NOT_DECREASING_MIN_IMPROVEMENT = 0.01  # best loss at least 1% below the first epoch's
+NOT_DECREASING_LEARNED_FRACTION = 0.5  # a first epoch under half the constant-prediction loss already learned
+
+
+@check(
+    "K403",
+    "loss-not-decreasing",
+    stage="training",
+    severity="warning",
+    thresholds={
+        "min_epochs": NOT_DECREASING_MIN_EPOCHS,
+        "min_relative_improvement": NOT_DECREASING_MIN_IMPROVEMENT,
+        "learned_fraction_of_baseline": NOT_DECREASING_LEARNED_FRACTION,
+    },
+)
+def loss_not_decreasing(ctx: TrainingContext):
+    """Training loss not decreasing.
+
+    ## What it does
+    After a few epochs, compares the best training loss so far with the
+    first epoch's. Less than 1% better means the run made no progress. A run
+    whose first epoch already scored well below a constant prediction (the
+    class frequencies, the mean target) learned within that epoch and is
+    not flagged.
+
+    ## Why is this bad?
+    A loss that does not move is a model that does not learn: a learning
+    rate far too small, gradients that vanish (saturated sigmoids, dead
+    ReLUs), frozen layers, or labels with no relation to the inputs. More
+    epochs will not help.
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-7), loss="sparse_categorical_crossentropy")
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy")
+    # then overfit one small batch to prove the model can learn at all
+    ```
+    """
+    loss = ctx.losses()
+    if len(loss) < NOT_DECREASING_MIN_EPOCHS:
+        raise Skip(f"needs {NOT_DECREASING_MIN_EPOCHS} epochs, has {len(loss)}")
+    first, best = loss[0], min(loss)
+    improvement = (first - best) / abs(first) if first else 0.0
+    if improvement >= NOT_DECREASING_MIN_IMPROVEMENT:
+        return
+    baseline = ctx.baseline
+    if baseline is not None and first < NOT_DECREASING_LEARNED_FRACTION * baseline[0]:
+        return  # learned during the first epoch, then levelled off: converged
+    prior = f"; {baseline[1]} scores {baseline[0]:.4g}" if baseline is not None else ""
+    yield Report(
+        f"loss barely moved in {len(loss)} epochs: {first:.4g} → best {best:.4g} "
+        f"({improvement:+.2%}, less than {NOT_DECREASING_MIN_IMPROVEMENT:.0%}){prior}",
+        fix="Raise the learning rate, check that layers are trainable and activations don't saturate, "
+        "and try to overfit one small batch first.",
+        details={"first": first, "best": best, "improvement": improvement},
+    )
+
+
+# -- K404 ---------------------------------------------------------------------------
+DIVERGING_RISES = 3  # epochs in a row with a higher loss
+DIVERGING_MIN_RISE = 0.10  # ... adding up to at least 10%
+DIVERGING_FACTOR = 2.0  # or a loss above twice its best and above the first epoch's
+
+
+@check(
+    "K404",
+    "loss-diverging",
+    stage="training",
+    severity="warning",
+    thresholds={
+        "rises_in_a_row": DIVERGING_RISES,
+        "min_rise": DIVERGING_MIN_RISE,
+        "factor_over_best": DIVERGING_FACTOR,
+    },
+)
+def loss_diverging(ctx: TrainingContext):
+    """Training loss diverging.
+
+    ## What it does
+    Flags a training loss that rose 3 epochs in a row by 10% or more in
+    total, or that climbed back above its first epoch's value and to more
+    than twice its best.
+
+    ## Why is this bad?
+    Gradient descent with a sane step size lowers the training loss; a
+    loss that climbs steadily means the steps overshoot (a learning rate too
+    high, a schedule that raises it, no gradient clipping on exploding
+    gradients). It ends in NaN or in a model worse than where it started.
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=5.0), loss="mse")
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, clipnorm=1.0), loss="mse")
+    ```
+    """
+    loss = ctx.losses()
+    if len(loss) < 2:
+        raise Skip(f"needs 2 epochs, has {len(loss)}")
+    tail = loss[-(DIVERGING_RISES + 1) :]
+    rising = len(tail) == DIVERGING_RISES + 1 and all(b > a for a, b in zip(tail, tail[1:]))
+    if rising and tail[0] > 0 and (tail[-1] - tail[0]) / tail[0] >= DIVERGING_MIN_RISE:
+        yield Report(
+            f"loss rose {DIVERGING_RISES} epochs in a row: {' → '.join(f'{v:.4g}' for v in tail)} "
+            f"(+{(tail[-1] - tail[0]) / tail[0]:.0%})",
+            fix="Lower the learning rate (try 10x lower), or clip gradients (clipnorm=1.0).",
+            details={"values": tail},
+        )
+        return
+    best, last = min(loss), loss[-1]
+    if best > 0 and last > DIVERGING_FACTOR * best and last > loss[0]:
+        yield Report(
+            f"loss is {last:.4g} at epoch {len(loss)}: {last / best:.1f}x its best ({best:.4g} at epoch "
+            f"{loss.index(best) + 1}) and above where it started ({loss[0]:.4g})",
+            fix="Lower the learning rate (try 10x lower), or clip gradients (clipnorm=1.0); "
+            "keras.callbacks.ModelCheckpoint(save_best_only=True) keeps the best weights.",
+            details={"best": best, "last": last, "first": loss[0]},
+        )
+
+
+# -- K405 ---------------------------------------------------------------------------
+OSCILLATION_WINDOW = 6  # the last epochs looked at
+OSCILLATION_MIN_FLIPS = 3  # of the 4 possible changes of direction in the window
+OSCILLATION_MIN_AMPLITUDE = 0.10  # typical step at least 10% of the window's mean loss ...
+OSCILLATION_MIN_SHARE_OF_START = 0.02  # ... and 2% of the first epoch's loss (a converged wobble is fine)
+
+
+@check(
+    "K405",
+    "loss-oscillating",
+    stage="training",
+    severity="warning",
+    thresholds={
+        "window_epochs": OSCILLATION_WINDOW,
+        "min_direction_changes": OSCILLATION_MIN_FLIPS,
+        "min_amplitude": OSCILLATION_MIN_AMPLITUDE,
+        "min_share_of_first_loss": OSCILLATION_MIN_SHARE_OF_START,
+    },
+)
+def loss_oscillating(ctx: TrainingContext):
+    """Training loss oscillating.
+
+    ## What it does
+    Over the last 6 epochs, counts the changes of direction of the training
+    loss (up, down, up...). Flags 3 or more of the 4 possible when the
+    typical epoch-to-epoch step (the median) is at least 10% of the mean
+    loss and 2% of the first epoch's loss.
+
+    ## Why is this bad?
+    A loss that jumps up and down by large amounts, instead of settling,
+    means the optimizer bounces across a valley: the learning rate is too
+    high for this batch size, or the batches are so small or unshuffled that
+    each epoch pulls the weights somewhere else.
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.1), loss="mse")
+    ```
+
+    ## Use instead
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
+    # or keras.callbacks.ReduceLROnPlateau(); or a larger batch size
+    ```
+    """
+    loss = ctx.losses()
+    if len(loss) < OSCILLATION_WINDOW:
+        raise Skip(f"needs {OSCILLATION_WINDOW} epochs, has {len(loss)}")
+    window = np.asarray(loss[-OSCILLATION_WINDOW:])
+    steps = np.diff(window)
+    flips = int(np.sum(np.sign(steps[1:]) * np.sign(steps[:-1]) < 0))
+    amplitude = float(np.median(np.abs(steps)))
+    mean = float(window.mean())
+    if (
+        flips >= OSCILLATION_MIN_FLIPS
+        and amplitude >= OSCILLATION_MIN_AMPLITUDE * abs(mean)
+        and amplitude >= OSCILLATION_MIN_SHARE_OF_START * abs(loss[0])
+    ):
+        yield Report(
+            f"loss changed direction {flips} times in the last {OSCILLATION_WINDOW} epochs "
+            f"({' '.join(f'{v:.4g}' for v in window)}), typical step {amplitude:.3g} "
+            f"({amplitude / abs(mean):.0%} of the mean loss)",
+            fix="Lower the learning rate (or add keras.callbacks.ReduceLROnPlateau), use larger batches, "
+            "and shuffle the training data.",
+            details={"window": window.tolist(), "direction_changes": flips, "amplitude": amplitude},
+        )
+
+
+# -- K406 ---------------------------------------------------------------------------
+OVERFIT_EPOCHS = 3  # val_loss rose this many epochs in a row
+OVERFIT_MIN_RISE = 0.05  # ... by at least 5% in total, while the training loss fell
+
+
+@check(
+    "K406",
+    "overfitting",
+    stage="training",
+    severity="warning",
+    thresholds={"rises_in_a_row": OVERFIT_EPOCHS, "min_val_loss_rise": OVERFIT_MIN_RISE},
+)
+def overfitting(ctx: TrainingContext):
+    """Overfitting: validation loss rising while the training loss falls.
+
+    ## What it does
+    Flags a validation loss that rose 3 epochs in a row, by 5% or more in
+    total, while the training loss fell over the same epochs.
+
+    ## Why is this bad?
+    From there on the model memorises the training set: each epoch makes it
+    better on data it has seen and worse on data it hasn't. The weights
+    worth keeping are those of the epoch before the rise.
+
+    ## Example
+    ```python
+    model.fit(x, y, epochs=200, validation_split=0.2)
+    ```
+
+    ## Use instead
+    ```python
+    stop = keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+    model.fit(x, y, epochs=200, validation_split=0.2, callbacks=[stop])
+    # and/or more data, augmentation, dropout, weight decay, a smaller model
+    ```
+    """
+    if "val_loss" not in ctx.history:
+        raise Skip("no validation loss (no validation data)")
+    val, loss = ctx.losses("val_loss"), ctx.losses()
+    if len(val) < OVERFIT_EPOCHS + 1:
+        raise Skip(f"needs {OVERFIT_EPOCHS + 1} epochs, has {len(val)}")
+    v = val[-(OVERFIT_EPOCHS + 1) :]
+    t = loss[-(OVERFIT_EPOCHS + 1) :]
+    rising = all(b > a for a, b in zip(v, v[1:]))
+    if rising and v[0] > 0 and (v[-1] - v[0]) / v[0] >= OVERFIT_MIN_RISE and t[-1] < t[0]:
+        yield Report(
+            f"val_loss rose {OVERFIT_EPOCHS} epochs in a row ({v[0]:.4g} → {v[-1]:.4g}, "
+            f"+{(v[-1] - v[0]) / v[0]:.0%}) while loss fell {t[0]:.4g} → {t[-1]:.4g}",
+            fix="Stop earlier: keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True); "
+            "or regularise (more data, augmentation, dropout, weight decay).",
+            details={"val_loss": v, "loss": t, "best_epoch": len(val) - OVERFIT_EPOCHS},
+        )
+
+
+# -- K407 ---------------------------------------------------------------------------
+VAL_BETTER_EPOCHS = 3  # epochs in a row, the first epoch not counted
+VAL_BETTER_RATIO = 0.5  # val_loss below half the training loss ...
+VAL_BETTER_RATIO_REGULARISED = 0.25  # ... or a quarter, with dropout/noise/batch norm active in training
+VAL_BETTER_MIN_GAP = 0.05  # and the gap at least 5% of the first epoch's loss
+
+
+@check(
+    "K407",
+    "validation-better-than-training",
+    stage="training",
+    severity="warning",
+    thresholds={
+        "epochs_in_a_row": VAL_BETTER_EPOCHS,
+        "max_ratio": VAL_BETTER_RATIO,
+        "max_ratio_with_dropout": VAL_BETTER_RATIO_REGULARISED,
+        "min_gap_share_of_first_loss": VAL_BETTER_MIN_GAP,
+    },
+)
+def validation_better_than_training(ctx: TrainingContext):
+    """Validation loss suspiciously better than the training loss.
+
+    ## What it does
+    From the second epoch on, flags a validation loss below half the
+    training loss for 3 epochs in a row (below a quarter when the model has
+    dropout, noise or batch-normalisation layers, which make the training
+    loss higher by design), when the gap is more than a rounding matter.
+
+    ## Why is this bad?
+    A model should not do much better on data it never trained on. When it
+    does, the validation set is easier than the training set: the split took
+    one class or one easy slice (`validation_split` takes the tail of the
+    data), the validation samples are copies of training ones, or the
+    training inputs were augmented/corrupted but the validation ones weren't.
+    Every conclusion drawn from that validation loss is then wrong.
+
+    ## Example
+    ```python
+    model.fit(x_sorted_by_label, y_sorted, validation_split=0.2)  # validation = the last classes only
+    ```
+
+    ## Use instead
+    ```python
+    x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=0.2, stratify=y, shuffle=True)
+    model.fit(x_tr, y_tr, validation_data=(x_val, y_val))
+    ```
+    """
+    if "val_loss" not in ctx.history:
+        raise Skip("no validation loss (no validation data)")
+    val, loss = ctx.losses("val_loss"), ctx.losses()
+    if len(val) < VAL_BETTER_EPOCHS + 1:
+        raise Skip(f"needs {VAL_BETTER_EPOCHS + 1} epochs, has {len(val)}")
+    layers = _training_only_layers(ctx.model)
+    ratio = VAL_BETTER_RATIO_REGULARISED if layers else VAL_BETTER_RATIO
+    min_gap = VAL_BETTER_MIN_GAP * abs(loss[0])
+    pairs = list(zip(loss, val))[1:][-VAL_BETTER_EPOCHS:]
+    if len(pairs) == VAL_BETTER_EPOCHS and all(v < ratio * t and t - v >= min_gap for t, v in pairs):
+        because = f" (with {', '.join(layers)} active in training)" if layers else ""
+        shown = ", ".join(f"{v:.3g} vs {t:.3g}" for t, v in pairs)
+        yield Report(
+            f"val_loss below {ratio:.0%} of loss{because} for {VAL_BETTER_EPOCHS} epochs in a row "
+            f"(val_loss vs loss: {shown}): the validation set looks easier than the training set",
+            fix="Split at random and stratified (train_test_split(..., stratify=y)) rather than taking the tail; "
+            "look for validation samples that also occur in training (K310).",
+            details={"pairs": pairs, "ratio": ratio, "training_only_layers": layers},
+        )
+
+
+def _training_only_layers(model: Any) -> list[str]:
+    found: list[str] = []
+    stack = list(getattr(model, "layers", []) or [])
+    while stack:
+        layer = stack.pop(0)
+        name = type(layer).__name__
+        if (name in TRAINING_ONLY_LAYERS or name.startswith("Random")) and name not in found:
+            found.append(name)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return found

@@ -1,9 +1,13 @@
 """The Keras callback Kepler adds for the duration of one fit.
 
 It appends each finished epoch to the journal (so a kernel that dies keeps
-them) and runs the training checks (K4xx) at epoch end, reporting each
-finding once. Batch hooks are not overridden, so Keras skips them: no
-per-batch work, no device sync.
+them) and runs the training checks (K4xx): those in
+``checks.training.AT_TRAIN_BEGIN`` once when training starts, the others at
+every epoch end. A finding is reported once per run. A check that can't judge
+yet (too few epochs) is not reported while it waits; when training ends, the
+last reason it gave is recorded for the checks that never reported anything.
+Batch hooks are not overridden, so Keras skips them: no per-batch work, no
+device sync.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import keras
 import numpy as np
 
 from ..checks.finding import Finding
-from ..checks.runner import run_checks
+from ..checks.registry import all_checks
 from ..checks.selection import Selection
-from ..checks.training import TrainingContext
+from ..checks.training import AT_TRAIN_BEGIN, TrainingContext
 
 log = logging.getLogger("kepler")
 
@@ -31,6 +35,7 @@ class KeplerCallback(keras.callbacks.Callback):
         context: TrainingContext | None,
         selection: Selection,
         stop_on_error: bool = False,
+        show: Callable[[str], None] = print,
     ) -> None:
         super().__init__()
         self.on_epoch = on_epoch
@@ -38,13 +43,16 @@ class KeplerCallback(keras.callbacks.Callback):
         self.context = context
         self.selection = selection
         self.stop_on_error = stop_on_error
+        self.show = show
         self.reported: set[str] = set()
         self.findings: list[Finding] = []
+        self.waiting: dict[str, Finding] = {}  # code -> its latest "skipped" finding
+        self.stopped_by: Finding | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.context is not None:
             self.context.model = self.model
-            self._check(stage="training_begin")
+            self._check(at_begin=True, epoch=0)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         values = {k: _number(v) for k, v in (logs or {}).items()}
@@ -54,17 +62,45 @@ class KeplerCallback(keras.callbacks.Callback):
             log.exception("could not record epoch %d", epoch)
         if self.context is not None:
             self.context.add_epoch(epoch, values)
-            self._check(stage="training")
+            self._check(at_begin=False, epoch=epoch + 1)
 
-    def _check(self, stage: str) -> None:
-        for finding in run_checks(self.context, self.selection, stages=(stage,)):
-            if finding.code in self.reported:
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        # Why a check said nothing goes to the record, without interrupting the user.
+        for code in sorted(self.waiting):
+            if code not in self.reported:
+                self.findings.append(self.waiting[code])
+        self.waiting.clear()
+
+    def _check(self, at_begin: bool, epoch: int) -> None:
+        for check in all_checks():
+            code = check.code
+            if (
+                check.stage != "training"
+                or (code in AT_TRAIN_BEGIN) != at_begin
+                or code in self.reported
+                or not self.selection.allows(code)
+            ):
                 continue
-            self.reported.add(finding.code)
-            self.findings.append(finding)
-            self.on_finding(finding)
-            if self.stop_on_error and finding.severity == "error" and not finding.skipped:
-                self.model.stop_training = True
+            for finding in check.run(self.context):
+                if finding.skipped:
+                    self.waiting[code] = finding
+                    continue
+                self.reported.add(code)
+                self.findings.append(finding)
+                self.on_finding(finding)
+                if self.stop_on_error and finding.severity == "error" and self.stopped_by is None:
+                    self._stop(finding, epoch)
+                break
+
+    def _stop(self, finding: Finding, epoch: int) -> None:
+        self.stopped_by = finding
+        self.model.stop_training = True
+        total = self.params.get("epochs") if isinstance(getattr(self, "params", None), dict) else None
+        where = (f"after epoch {epoch}" + (f" of {total}" if total else "")) if epoch else "at its start"
+        self.show(
+            f"Kepler: training stopped {where}: {finding.code} {finding.name} is an error and "
+            "--stop-on-error is set. Fix it (see above), or drop --stop-on-error to train through it."
+        )
 
 
 def _number(value: Any) -> float:

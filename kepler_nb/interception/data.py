@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,6 +194,10 @@ def _view_dataset(ds: Any) -> DataView:
 
     cardinality = int(tf.data.experimental.cardinality(ds).numpy())
     total = cardinality if cardinality >= 0 else None
+    changes = _changes_when_read(ds)
+    if changes:
+        why = f"not sampled: reading it here would change what fit reads ({changes})"
+        return DataView(kind="dataset", complete=False, note=why, problem=why)
     try:
         # A fresh iterator: the dataset fit reads is not advanced.
         batches = [_to_numpy(b) for b in ds.take(SAMPLE_BATCHES)]
@@ -204,12 +209,71 @@ def _view_dataset(ds: Any) -> DataView:
 
 
 def _view_pydataset(ds: Any) -> DataView:
+    # fit asks for these batches again: it must get the same random numbers we did.
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     try:
         n = len(ds)
         batches = [ds[i] for i in range(min(n, SAMPLE_BATCHES))]
     except Exception as error:  # noqa: BLE001
         return DataView(kind="pydataset", complete=False, problem=f"the PyDataset could not be sampled ({error})")
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
     return view_batches(batches, "pydataset", f"first {len(batches)} of {n} batches of a PyDataset", None)
+
+
+# Ops in a dataset's functions that change state kept across passes (variables, RNG
+# state, Python code): reading the dataset here would shift what fit then reads.
+STATEFUL_DATASET_OPS = frozenset(
+    {
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "RngReadAndSkip",
+        "RngSkip",
+        "StatefulUniform",
+        "StatefulUniformInt",
+        "StatefulUniformFullInt",
+        "StatefulStandardNormalV2",
+        "StatefulTruncatedNormal",
+        "StatefulRandomBinomial",
+        "PyFunc",
+        "PyFuncStateless",
+        "EagerPyFunc",
+    }
+)
+
+
+def _changes_when_read(ds: Any) -> str | None:
+    """Why iterating ``ds`` would change what its next iteration yields, or None.
+
+    A ``shuffle`` that reshuffles each iteration draws its order from a seed
+    shared by all iterators, so every read advances it; so do Keras random
+    layers, ``tf.random.Generator`` and Python functions in a ``map``.
+    """
+    pending, seen = [ds], set()
+    try:
+        while pending:
+            node = pending.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            kind = type(node).__name__
+            if "Shuffle" in kind and getattr(node, "_reshuffle_each_iteration", True):
+                return "it reshuffles on every pass"
+            if kind.lstrip("_").startswith("Random"):
+                return "it draws new random numbers on every pass"
+            for wrapper in node._functions():
+                graph = wrapper.function.graph.as_graph_def()
+                ops = {n.op for n in graph.node}
+                ops.update(n.op for f in graph.library.function for n in f.node_def)
+                stateful = sorted(ops & STATEFUL_DATASET_OPS)
+                if stateful:
+                    return f"its functions change random or Python state on every pass ({', '.join(stateful)})"
+            pending.extend(node._inputs())
+    except Exception as error:  # noqa: BLE001 - unknown pipeline: don't risk reading it
+        return f"its pipeline could not be inspected ({type(error).__name__})"
+    return None
 
 
 def _to_numpy(value: Any) -> Any:

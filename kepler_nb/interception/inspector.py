@@ -111,7 +111,10 @@ class ModelInspector:
 
         log.info("fit of %s intercepted (project %s, %s data)", type(model).__name__, project, call.train.kind)
         if options.checks:
-            self.findings = run_checks(CheckContext(call), selection)
+            from ..checks.environment import similar_experiments  # K502/K503 compare with it
+
+            context = CheckContext(call, history=similar_experiments(journal, project, model))
+            self.findings = run_checks(context, selection)
             log.info("pre-training findings: %s", [f"{f.code}:{f.severity}" for f in self.findings] or "none")
             self._emit(self.findings)
 
@@ -153,6 +156,7 @@ class ModelInspector:
             context=context,
             selection=selection,
             stop_on_error=self.options.stop_on_error,
+            show=self.show,
         )
 
     def _finish(self, model: Any, callback: Any, status: str, error: str | None = None) -> None:

@@ -1,0 +1,218 @@
+"""Models untouched: Kepler changes no weight, optimizer variable, random state, array or batch order.
+
+Each comparison trains the same model twice in this process, built from the
+same seed: once with Keras alone, once under Kepler, and asks for bitwise
+equality.
+"""
+
+from __future__ import annotations
+
+import random
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.datasets import load_digits
+
+import kepler
+from kepler import ModelInspector
+from kepler_nb.interception.data import describe_fit_data
+
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    order = np.random.default_rng(0).permutation(len(data.target))[:480]
+    return (data.data[order] / 16.0).astype("float32"), data.target[order]
+
+
+def build(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def state(model: keras.Model) -> list[np.ndarray]:
+    """Weights and optimizer variables, as numpy."""
+    return [w.numpy() for w in model.weights] + [np.asarray(v) for v in model.optimizer.variables]
+
+
+def random_draws() -> list:
+    """One number from every generator a fit may use: Python, NumPy, TensorFlow ops, Keras' global generator."""
+    return [
+        random.random(),
+        float(np.random.rand()),
+        tf.random.uniform([2]).numpy().tolist(),
+        keras.random.uniform((2,)).numpy().tolist(),
+    ]
+
+
+def assert_bitwise_equal(expected: list[np.ndarray], actual: list[np.ndarray]) -> None:
+    assert len(expected) == len(actual)
+    different = [i for i, (a, b) in enumerate(zip(expected, actual)) if not np.array_equal(a, b)]
+    assert not different, f"{len(different)} of {len(expected)} variables differ (indices {different[:5]})"
+
+
+def quiet(*_args) -> None:
+    pass
+
+
+def test_fit_under_model_inspector_is_bitwise_the_plain_fit(kepler_home, digits):
+    x, y = digits
+    x = x * 16  # unscaled: pre-training checks and K402's loss evaluation both have something to say
+    fit = dict(epochs=EPOCHS, batch_size=32, validation_split=0.25, verbose=0)
+
+    plain = build()
+    expected_history = plain.fit(x, y, **fit).history
+    expected_draws = random_draws()
+
+    model = build()
+    with ModelInspector(model=model, project="untouched", show=quiet) as mi:
+        history = mi.fit(x, y, **fit).history
+    draws = random_draws()
+
+    codes = {f.code for f in mi.findings if not f.skipped}
+    assert "K402" in codes, [f.line() for f in mi.findings]  # the loss was evaluated on the model
+    assert_bitwise_equal(state(plain), state(model))
+    assert history == expected_history
+    assert draws == expected_draws
+
+
+def test_kepler_fit_magic_is_bitwise_the_plain_fit(kepler_home, digits):
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "kepler")
+    x, y = digits
+
+    plain = build()
+    expected_history = plain.fit(x, y, epochs=EPOCHS, batch_size=16, validation_split=0.2, verbose=0).history
+
+    model = build()
+    ip.user_ns.update(model=model, x=x, y=y, EPOCHS=EPOCHS)
+    ip.run_cell_magic(
+        "kepler_fit",
+        "--project untouched --answer continue",
+        "history = model.fit(x, y, epochs=EPOCHS, batch_size=16, validation_split=0.2, verbose=0)",
+    )
+
+    assert kepler.Journal().experiments(project="untouched")[-1]["status"] == "finished"
+    assert_bitwise_equal(state(plain), state(model))
+    assert ip.user_ns["history"].history == expected_history
+
+
+def test_check_leaves_model_arrays_and_random_state_unchanged(digits):
+    x, y = digits
+    model = build()
+    model.fit(x[:64], y[:64], epochs=1, verbose=0)  # the optimizer has state now
+    before = state(model)
+    x_before, y_before = x.copy(), y.copy()
+
+    keras.utils.set_random_seed(7)
+    expected_draws = random_draws()
+    keras.utils.set_random_seed(7)
+    findings = kepler.check(model, x * 16, y, epochs=3, validation_split=0.2)
+    draws = random_draws()
+
+    assert "K303" in {f.code for f in findings}  # the data was really looked at
+    assert_bitwise_equal(before, state(model))
+    assert np.array_equal(x, x_before) and np.array_equal(y, y_before)
+    assert x.flags.writeable and y.flags.writeable
+    assert draws == expected_draws
+
+
+def test_generator_is_seen_whole_by_fit(kepler_home, digits):
+    x, y = digits
+    n_batches = 15  # more than the batches Kepler samples
+
+    def batches(produced: list[int]):
+        for i in range(n_batches):
+            produced.append(i)
+            yield x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32]
+
+    class CountBatches(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen = 0
+
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            self.seen += 1
+
+    plain, produced_plain = build(), []
+    plain.fit(batches(produced_plain), epochs=1, verbose=0)
+
+    model, produced, counter = build(), [], CountBatches()
+    with ModelInspector(model=model, project="untouched", show=quiet) as mi:
+        mi.fit(batches(produced), epochs=1, verbose=0, callbacks=[counter])
+
+    assert produced == list(range(n_batches))
+    assert counter.seen == n_batches
+    assert_bitwise_equal(state(plain), state(model))
+
+
+def shuffled_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(32)
+
+
+def test_shuffled_dataset_gives_the_same_batches_and_weights(kepler_home, digits):
+    x, y = digits
+
+    plain = build()
+    plain.fit(shuffled_dataset(x, y), epochs=EPOCHS, verbose=0)
+
+    model = build()
+    with ModelInspector(model=model, project="untouched", show=quiet) as mi:
+        mi.fit(shuffled_dataset(x, y), epochs=EPOCHS, verbose=0)
+
+    assert_bitwise_equal(state(plain), state(model))
+
+    tf.random.set_seed(3)
+    dataset = shuffled_dataset(x, y)
+    describe_fit_data(dataset, None)
+    seen = [b.numpy().tolist() for _, b in dataset]
+    tf.random.set_seed(3)
+    expected = [b.numpy().tolist() for _, b in shuffled_dataset(x, y)]
+    assert seen == expected
+
+
+def test_dataset_with_random_augmentation_is_not_advanced():
+    flip = keras.layers.RandomFlip("horizontal", seed=1)
+    images = np.arange(4 * 4 * 4, dtype="float32").reshape(4, 4, 4, 1)
+    dataset = tf.data.Dataset.from_tensor_slices(images).map(lambda im: flip(im, training=True)).batch(2)
+    before = flip.generator.state.numpy().copy()
+
+    view, passed = describe_fit_data(dataset, None)
+
+    assert passed is dataset
+    assert np.array_equal(flip.generator.state.numpy(), before)
+    assert view.problem and "random" in view.problem
+
+
+def test_pydataset_with_numpy_randomness_leaves_numpy_state(digits):
+    x, y = digits
+
+    class Noisy(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return 10
+
+        def __getitem__(self, i):
+            noise = np.random.normal(0, 0.01, size=(32, 64)).astype("float32")
+            return x[i * 32 : (i + 1) * 32] + noise, y[i * 32 : (i + 1) * 32]
+
+    np.random.seed(5)
+    expected = np.random.rand()
+    np.random.seed(5)
+    view, _ = describe_fit_data(Noisy(), None)
+    assert view.x.shape == (8 * 32, 64)
+    assert np.random.rand() == expected
