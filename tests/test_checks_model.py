@@ -498,3 +498,70 @@ def test_model_checks_leave_an_unbuilt_model_unbuilt(digits):
     findings = kepler.check(model, *digits, select="K2")
     assert {"K205", "K206", "K208", "K209"} <= {f.code for f in findings if not f.skipped}
     assert not model.built and not any(layer.built for layer in model.layers)
+
+
+# -- model shapes: subclassed, nested, several outputs ------------------------------------------
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = [dense(32, "sigmoid", kernel_initializer="zeros") for _ in range(4)]
+        self.drop = L.Dropout(0.9)
+        self.out = dense(10, "softmax")
+
+    def call(self, x):
+        for layer in self.hidden:
+            x = layer(x)
+        return self.out(self.drop(x))
+
+
+def test_layer_checks_read_a_subclassed_model_and_skip_what_needs_the_order(digits):
+    model = Subclassed()
+    model.compile(optimizer="adam", loss=SCCE)
+    findings = kepler.check(model, *digits, select="K2")
+    codes = [f.code for f in findings if not f.skipped]
+    assert codes.count("K208") == 4 and "K207" in codes and "K210" in codes
+    assert {f.code for f in findings if f.skipped} == {"K205", "K206"}
+    assert all("subclassed" in f.message for f in findings if f.skipped)
+
+
+def test_layer_checks_open_nested_models(digits):
+    inner = keras.Sequential([dense(32, name="inner_linear"), dense(32, "relu", name="inner_relu")])
+    model = seq(inner, dense(10, "softmax"))
+    (finding,) = found("K205", model, *digits)
+    assert "inner_linear (Dense 32, linear) -> inner_relu" in finding.message
+    inputs = keras.Input((64,))
+    functional = keras.Model(inputs, dense(10, "softmax")(inner(inputs)))
+    functional.compile(optimizer="adam", loss=SCCE)
+    (finding,) = found("K205", functional, *digits)
+    assert "inner_linear" in finding.message
+
+
+def test_output_checks_skip_several_outputs_and_layer_checks_still_run(digits):
+    x, y = digits
+    inputs = keras.Input((64,))
+    shared = dense(8, name="shared")(dense(8, "relu")(inputs))
+    model = keras.Model(inputs, [dense(10, "softmax")(shared), dense(1, name="value")(shared)])
+    model.compile(optimizer="adam", loss=[SCCE, "mse"])
+    findings = kepler.check(model, x, [y, y.astype("float32")], select="K2")
+    skipped_codes = {f.code for f in findings if f.skipped}
+    assert {"K201", "K202", "K203", "K204", "K209"} <= skipped_codes
+    (k205,) = [f for f in findings if f.code == "K205" and not f.skipped]
+    assert "shared (Dense 8, linear)" in k205.message and "(and 1 more)" in k205.message
+
+
+def test_findings_are_plain_data(digits, onehot):
+    import json
+
+    model = seq(
+        dense(64, kernel_initializer="zeros"),
+        L.BatchNormalization(),
+        *[dense(32, "sigmoid") for _ in range(4)],
+        L.Dropout(0.7),
+        dense(8),
+        loss=SCCE,
+    )
+    findings = [f for f in kepler.check(model, *digits, select="K2") if not f.skipped]
+    assert {"K203", "K205", "K206", "K207", "K208", "K209", "K210"} <= {f.code for f in findings}
+    json.dumps([f.to_dict() for f in findings])

@@ -379,3 +379,27 @@ def test_setup_checks_leave_model_and_random_state_untouched(sorted_digits):
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
     assert int(model.optimizer.iterations.numpy()) == 0
     assert np.array_equal(np.random.get_state()[1], np_state[1]) and random.getstate() == py_state
+
+
+def test_setup_findings_are_plain_data(sorted_digits):
+    import json
+
+    x, y = sorted_digits
+    model = mlp(batchnorm=True, optimizer=keras.optimizers.SGD(learning_rate=5.0))
+    findings = [f for f in kepler.check(model, x, y, shuffle=False, batch_size=1, validation_split=0.2, select="K1")]
+    json.dumps([f.to_dict() for f in findings])
+    low, high = y < 5, y >= 5
+    findings = kepler.check(mlp(), x[low], y[low], validation_data=(x[high], y[high]), select="K106")
+    assert json.loads(json.dumps(findings[0].to_dict()))["details"]["missing_in_training"] == list("56789")
+
+
+def test_k102_and_k103_skip_a_generator(digits):
+    x, y = digits
+
+    def batches():
+        while True:
+            yield x[:32], y[:32]
+
+    findings = kepler.check(mlp(), batches(), steps_per_epoch=2, select="K102,K103")
+    assert {f.code for f in findings if f.skipped} == {"K102", "K103"}
+    assert all("generator" in f.message for f in findings)

@@ -82,9 +82,9 @@ def activation_loss_mismatch(ctx: CheckContext):
     ```
     """
     loss, activation, units = canonical_loss(ctx), ctx.output_activation, ctx.output_units
+    single_output(ctx)
     if loss is None:
         raise Skip("the model has no single named loss")
-    single_output(ctx)
     logits = uses_logits(ctx)
     if loss in CATEGORICAL_LOSSES and activation == "sigmoid" and (units or 0) > 1:
         yield Report(
@@ -148,9 +148,9 @@ def from_logits_mismatch(ctx: CheckContext):
     ```
     """
     loss, activation = canonical_loss(ctx), ctx.output_activation
+    single_output(ctx)
     if loss is None:
         raise Skip("the model has no single named loss")
-    single_output(ctx)
     if loss in PROBABILITY_LOSSES and uses_logits(ctx) and activation in SQUASHING_ACTIVATIONS:
         yield Report(
             f"loss '{loss}' has from_logits=True, but the output layer {ctx.output_layer.name!r} already applies "
@@ -189,9 +189,9 @@ def output_units_mismatch(ctx: CheckContext):
     ```
     """
     loss = canonical_loss(ctx)
+    single_output(ctx)
     if loss is None:
         raise Skip("the model has no single named loss")
-    single_output(ctx)
     units = ctx.output_units
     if units is None:
         raise Skip("the output layer's size is not known")
@@ -258,9 +258,9 @@ def label_encoding_mismatch(ctx: CheckContext):
     ```
     """
     loss = canonical_loss(ctx)
+    single_output(ctx)
     if loss is None:
         raise Skip("the model has no single named loss")
-    single_output(ctx)
     labels = train_labels(ctx)
     shape = tuple(np.shape(ctx.train_y()))
     if loss in SPARSE_LOSSES and labels.kind in ("onehot", "distribution"):
@@ -320,21 +320,24 @@ def missing_nonlinearity(ctx: CheckContext):
     graph = layer_graph(ctx.model)
     previous: dict[int, int | None] = {}
     for layer in graph.layers:
-        for nxt, _ in graph.through(layer, LINEAR_STACK_PASS_TYPES):
-            if is_weight_layer(nxt):
+        if is_weight_layer(layer):
+            for nxt, _ in graph.through(layer, LINEAR_STACK_PASS_TYPES):
                 previous.setdefault(id(nxt), width(layer))
     for layer in graph.layers:
         if not is_weight_layer(layer) or activation_of(layer) != "linear":
             continue
-        for nxt, path in graph.through(layer, LINEAR_STACK_PASS_TYPES):
-            if not is_weight_layer(nxt) or _bottleneck(layer, nxt, path, previous.get(id(layer))):
-                continue
-            between = "".join(f" -> {p.name}" for p in path)
+        chains = [
+            "".join(f" -> {p.name}" for p in path) + f" -> {describe(nxt)}"
+            for nxt, path in graph.through(layer, LINEAR_STACK_PASS_TYPES)
+            if is_weight_layer(nxt) and not _bottleneck(layer, nxt, path, previous.get(id(layer)))
+        ]
+        if chains:
+            more = f" (and {len(chains) - 1} more)" if len(chains) > 1 else ""
             yield Report(
-                f"{describe(layer)}{between} -> {describe(nxt)}: no non-linearity between them, "
+                f"{describe(layer)}{chains[0]}{more}: no non-linearity between them, "
                 "so they collapse into one linear map",
                 fix=f"Give {layer.name} an activation (e.g. activation='relu'), or remove one of the two layers.",
-                details={"layer": layer.name, "next": nxt.name},
+                details={"layer": layer.name, "next": len(chains)},
             )
 
 
@@ -537,7 +540,7 @@ def _constant(init: Any) -> str | None:
 
 @check("K209", "loss-output-range-mismatch", stage="model", severity="warning")
 def loss_output_range_mismatch(ctx: CheckContext):
-    """A regression loss on a squashed output, or a classification loss on a linear output.
+    """Loss does not fit the output's range (MSE on softmax, cross-entropy on a linear output).
 
     ## What it does
     Flags a probability loss (cross-entropy) on a linear output without
@@ -567,9 +570,9 @@ def loss_output_range_mismatch(ctx: CheckContext):
     ```
     """
     loss, activation = canonical_loss(ctx), ctx.output_activation
+    single_output(ctx)
     if loss is None:
         raise Skip("the model has no single named loss")
-    single_output(ctx)
     layer = ctx.output_layer
     if loss in PROBABILITY_LOSSES and activation == "linear" and not uses_logits(ctx):
         squash = "sigmoid" if loss in BINARY_LOSSES else "softmax"

@@ -488,7 +488,7 @@ SHIFT_THRESHOLDS = {
 
 @check("K105", "validation-split-on-ordered-data", stage="setup", severity="warning", thresholds=SHIFT_THRESHOLDS)
 def validation_split_on_ordered_data(ctx: CheckContext):
-    """`validation_split` takes the tail of ordered data: the validation set misses classes or is skewed.
+    """`validation_split` takes the tail of ordered data, which misses classes or is skewed.
 
     ## What it does
     Keras' `validation_split` takes the *last* rows, before any shuffling.
