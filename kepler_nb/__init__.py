@@ -3,6 +3,7 @@
 from .api import check
 from .checks.finding import Finding, KeplerWarning
 from .interception.extension import load_ipython_extension, unload_ipython_extension
+from .interception.grid import grid
 from .interception.inspector import ModelInspector
 from .journal.journal import Journal
 
@@ -13,6 +14,7 @@ __all__ = [
     "KeplerWarning",
     "ModelInspector",
     "check",
+    "grid",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]

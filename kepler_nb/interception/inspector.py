@@ -53,6 +53,12 @@ class RunOptions:
     stop_on_error: bool = False
     cell: str | None = None
     user_ns: dict[str, Any] = field(default_factory=dict)
+    # Earlier runs: "ask" about a duplicate (default answer: train again),
+    # "reuse" its result without asking or recording (grids resuming), "off".
+    duplicates: str = "ask"
+    similar: bool = True  # show similar models and ask before training
+    save_weights: bool = False  # keep the trained weights in the journal's artifact store
+    extra: dict[str, Any] = field(default_factory=dict)  # more summary fields (a grid's parameters)
 
 
 class ModelInspector:
@@ -84,6 +90,8 @@ class ModelInspector:
         self.findings: list[Finding] = []
         self.experiment_id: int | None = None
         self.history: Any = None
+        self.similar: list[dict[str, Any]] = []  # earlier runs like this one, for live views
+        self.reused = False  # True when an earlier run's result was returned instead of training
 
     def __enter__(self) -> ModelInspector:
         return self
@@ -102,7 +110,7 @@ class ModelInspector:
     # -- the flow of one fit ----------------------------------------------------
     def run(self, fit: Any, model: Any, args: tuple, kwargs: dict) -> Any:
         self.model = model
-        journal = self.journal = self.journal or Journal()
+        journal = self.journal = self.journal or shared_journal()
         call = FitCall.bind(fit, model, args, kwargs)
         options = self.options
         project = options.project or _default_project(options.user_ns)
@@ -132,6 +140,10 @@ class ModelInspector:
             if not answer.train:
                 return self._skip(summary, parts, reason="stopped before training: " + question.text)
 
+        earlier = self._before_training(call, summary, parts)
+        if earlier is not None:
+            return earlier
+
         summary["status"] = "running"
         self.experiment_id = journal.start(summary, parts)
         callback = self._callback(call, selection)
@@ -142,6 +154,8 @@ class ModelInspector:
             self._finish(model, callback, status, error=_error_summary(error))
             raise
         self._finish(model, callback, "finished")
+        if options.save_weights:
+            self._save_weights(model)
         return self.history
 
     def _callback(self, call: FitCall, selection: Selection) -> Any:
@@ -186,16 +200,127 @@ class ModelInspector:
         except Exception:  # noqa: BLE001 - never hide the user's own exception
             log.exception("could not record the end of experiment %s", self.experiment_id)
 
-    def _skip(self, summary: dict[str, Any], parts: dict[str, Any], reason: str) -> Any:
-        import keras
-
-        summary.update(status="skipped", finished=_now(), reason=reason, epochs_done=0)
+    def _skip(
+        self,
+        summary: dict[str, Any],
+        parts: dict[str, Any],
+        reason: str,
+        link: dict[str, Any] | None = None,
+        curves: dict[str, list[float]] | None = None,
+    ) -> Any:
+        summary.update(status="skipped", finished=_now(), reason=reason, epochs_done=0, **(link or {}))
         self.experiment_id = self.journal.start(summary, parts)
         self.show(f"Kepler: not trained; recorded as experiment {self.experiment_id} (skipped).")
+        return self._skip_history(curves or {})
+
+    # -- earlier runs like this one ------------------------------------------------------
+    def _before_training(self, call: FitCall, summary: dict[str, Any], parts: dict[str, Any]) -> Any:
+        """Sign the run; on a duplicate or similar earlier runs, say so and maybe ask.
+
+        Returns a History when the run is not to be trained, else None. The
+        signature fields go into ``summary`` either way.
+        """
+        from ..journal.signature import run_signature
+
+        options = self.options
+        try:
+            summary.update(run_signature(call, parts.get("data") or {}).summary_fields())
+            summary.update(options.extra)
+            if options.duplicates == "off" and not options.similar:
+                return None
+            found = self.journal.lookup(summary, k=SIMILAR_SHOWN)
+        except Exception:  # noqa: BLE001 - looking back must never stop a fit
+            log.exception("could not look for earlier runs like this one")
+            return None
+        self.similar = [m.to_dict() for m in found.similar]
+        if found.duplicate is not None and options.duplicates != "off":
+            return self._duplicate(found.duplicate, summary, parts)
+        if self.similar and options.similar and not self._similar_answer(summary, parts):
+            ids = ", ".join(str(m["id"]) for m in self.similar)
+            return self._skip(summary, parts, reason=f"cancelled after seeing similar experiments {ids}")
+        if found.transfer is not None and options.similar:
+            from ..presentation.similar import transfer_text
+
+            self.show("Kepler: " + transfer_text(found.transfer))
+        return None
+
+    def _duplicate(self, earlier: dict[str, Any], summary: dict[str, Any], parts: dict[str, Any]) -> Any:
+        """The same experiment ran before: run again (the default), or return its History."""
+        from ..presentation.similar import duplicate_text
+
+        text = duplicate_text(earlier)
+        curves = self.journal.history(earlier["id"])
+        log.info("experiment %s is a duplicate of %s", summary.get("signature"), earlier["id"])
+        if self.options.duplicates == "reuse":
+            self.show(f"Kepler: {text} Its result is reused; nothing trained.")
+            self.experiment_id, self.reused = earlier["id"], True
+            return self._skip_history(curves)
+        question = Question(
+            f"{text} Run it again?",
+            continue_label="Run again",
+            skip_label="Skip (reuse its result)",
+            default="continue",
+        )
+        answer = ask(question, self.options.answer, self.show)
+        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+        if answer.train:
+            return None
+        return self._skip(
+            summary,
+            parts,
+            reason=f"the same experiment as {earlier['id']}",
+            link={"duplicate_of": earlier["id"]},
+            curves=curves,
+        )
+
+    def _skip_history(self, curves: dict[str, list[float]]) -> Any:
+        """A History of no training, or of an earlier run's curves so the cell's following code keeps working."""
+        import keras
+
         history = keras.callbacks.History()
         history.set_model(self.model)
+        history.history = {k: list(v) for k, v in curves.items()}
+        history.epoch = list(range(len(next(iter(curves.values()), []))))
         self.history = history
         return history
+
+    def _similar_answer(self, summary: dict[str, Any], parts: dict[str, Any]) -> bool:
+        """Show the similar runs; ask to continue (True), cancel, or see their curves first."""
+        from ..presentation import similar as text
+
+        matches = self.similar
+        histories = {m["id"]: self.journal.history(m["id"]) for m in matches}
+        heading = text.similar_heading(matches)
+        self.show(f"Kepler: {heading}:\n{text.format_similar(matches, histories)}\n  {text.tensorboard_hint(matches)}")
+        rows = text.similar_rows(matches, histories)
+        show_choice = {"show": "Show their curves"}
+        while True:
+            question = _question(
+                f"{heading}. Continue training?",
+                continue_label="Continue",
+                skip_label="Cancel",
+                details=rows,
+                columns=text.COLUMNS,
+                extra_choices=show_choice,
+            )
+            answer = ask(question, self.options.answer, self.show)
+            log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+            if answer.choice != "show":
+                return answer.train
+            text.show_curves(self.journal, matches, show=self.show)
+            show_choice = {}
+
+    def _save_weights(self, model: Any) -> None:
+        """Keep the trained weights beside the journal (``--save-weights``) and note where."""
+        folder = self.journal.home / "artifacts" / str(self.experiment_id)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "model.weights.h5"
+            model.save_weights(str(path))
+            self.journal.update(self.experiment_id, {"weights": str(path)})
+            self.show(f"Kepler: weights of experiment {self.experiment_id} saved to {path}")
+        except Exception:  # noqa: BLE001 - a full disk must not fail a finished fit
+            log.exception("could not save the weights of experiment %s", self.experiment_id)
 
     # -- describing the run -----------------------------------------------------------
     def _describe(self, call: FitCall, project: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -250,6 +375,27 @@ class ModelInspector:
             for finding in findings:
                 # warn_explicit with no registry: the same finding shows on every run.
                 warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+
+
+# Similar runs shown before training, at most.
+SIMILAR_SHOWN = 5
+_journals: dict[Path, Journal] = {}
+
+
+def shared_journal() -> Journal:
+    """One open Journal per journal folder in this process: it rereads only what other kernels appended."""
+    from ..journal.home import kepler_home
+
+    home = kepler_home(None).resolve()
+    if home not in _journals:
+        _journals[home] = Journal(home)
+    return _journals[home]
+
+
+def _question(text: str, **kwargs: Any) -> Question:
+    """A Question with the details and extra choices this version of Question supports."""
+    supported = getattr(Question, "__dataclass_fields__", {})
+    return Question(text, **{k: v for k, v in kwargs.items() if k in supported})
 
 
 def _default_project(user_ns: dict[str, Any]) -> str:

@@ -32,6 +32,10 @@ class KeplerMagics(Magics):
     @argument("--ignore", default="", help="Don't run these checks ('K104,K3').")
     @argument("--answer", help="Answer every question Kepler would ask: 'continue' (train) or 'skip'.")
     @argument("--stop-on-error", action="store_true", help="Stop training when a training check finds an error.")
+    @argument("--save-weights", action="store_true", help="Keep the trained weights in the journal (off by default).")
+    @argument("--grid", help='Run the cell once per combination: "lr=[1e-2,1e-3] units=[32,64]" (set as variables).')
+    @argument("--random", type=int, metavar="N", help="With --grid: try N combinations drawn at random.")
+    @argument("--seed", type=int, default=0, help="With --random: the seed of the draw (default 0).")
     @cell_magic
     def kepler_fit(self, line: str, cell: str) -> Any:
         """Run the cell; every Keras ``fit`` it makes is checked and recorded in the journal.
@@ -45,6 +49,9 @@ class KeplerMagics(Magics):
         """
         args = parse_argstring(self.kepler_fit, line)
         options = self._options(args, cell)
+        options.save_weights = args.save_weights
+        if args.grid or args.random is not None:
+            return self._grid(args, cell, options)
         with route_fits(lambda model: ModelInspector(model, options=_copy(options))) as inspectors:
             self.last_inspectors = inspectors
             result = self._run_cell(cell)
@@ -55,12 +62,18 @@ class KeplerMagics(Magics):
     @line_magic
     def kepler(self, line: str) -> None:
         """Kepler's journal and checks: ``%kepler list``, ``show ID``, ``search Q``,
-        ``findings [ID]``, ``checks``, ``explain CODE``."""
+        ``findings [ID]``, ``checks``, ``explain CODE``,
+        ``tensorboard [ID ...] [--logdir DIR]`` (no ids: the last cell's run and its similar ones)."""
         from ..presentation import cli
 
         words = shlex.split(line)
         if words[:1] == ["findings"]:
             return self._findings(words[1:])
+        if words[:1] == ["tensorboard"]:
+            return self._tensorboard(words[1:])
+        if words[:1] == ["search"] and len(words) > 1:
+            # The query as typed: its quotes belong to the search language.
+            words = ["search", line.strip()[len("search") :].strip()]
         try:
             cli.main(words or ["--help"], prog="%kepler")
         except SystemExit as stop:
@@ -100,6 +113,40 @@ class KeplerMagics(Magics):
             expression = ast.Expression(last.value)
             return eval(compile(expression, "<kepler_fit cell>", "eval"), namespace)  # noqa: S307
         return None
+
+    def _grid(self, args: Any, cell: str, options: RunOptions) -> Any:
+        """``--grid``: the cell once per combination; returns the table of results."""
+        from .grid import GridSpecError, run_cell_grid
+
+        if not args.grid:
+            raise UsageError('--random N draws from a grid: add --grid "lr=[1e-2,1e-3] units=[32,64]"')
+        try:
+            return run_cell_grid(self, cell, options, _unquote(args.grid), args.random, args.seed)
+        except GridSpecError as error:
+            raise UsageError(str(error)) from None
+
+    def _tensorboard(self, words: list[str]) -> None:
+        """``%kepler tensorboard ID ID ... [--logdir DIR]``: their curves, side by side in TensorBoard."""
+        from ..journal.journal import UnknownExperimentError
+        from ..presentation.tensorboard import compare_in_tensorboard
+        from .inspector import shared_journal
+
+        logdir = None
+        if "--logdir" in words:
+            at = words.index("--logdir")
+            if at + 1 >= len(words):
+                raise UsageError("--logdir needs a folder: %kepler tensorboard 3 7 --logdir runs/")
+            logdir = words[at + 1]
+            words = words[:at] + words[at + 2 :]
+        if not words and self.last_inspectors:
+            words = [str(m["id"]) for i in self.last_inspectors for m in i.similar]
+            words += [str(i.experiment_id) for i in self.last_inspectors if i.experiment_id is not None]
+        if not words:
+            raise UsageError("Which experiments? %kepler tensorboard 3 7 12 (ids from %kepler list)")
+        try:
+            compare_in_tensorboard(shared_journal(), words, logdir)
+        except (UnknownExperimentError, ValueError) as error:
+            raise UsageError(str(error.args[0] if error.args else error)) from None
 
     def _findings(self, words: list[str]) -> None:
         from ..checks.finding import Finding

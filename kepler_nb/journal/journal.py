@@ -155,18 +155,58 @@ class Journal:
     def search(self, query: str | dict[str, Any] = "") -> list[dict[str, Any]]:
         """Experiments matching ``query``.
 
-        A dict matches fields exactly (``{"project": "digits"}``); a string is
-        space-separated terms, each either ``field=value`` or a word to find
-        in the name, project, tags, hypothesis or notebook path.
+        A dict matches fields exactly (``{"project": "digits"}``). A string is
+        a query in Kepler's search language (:mod:`kepler_nb.journal.query`),
+        e.g. ``val_accuracy > 0.9 and optimizer = adam sort val_accuracy desc
+        limit 5``; a malformed one raises ``QuerySyntaxError`` (a ValueError)
+        that says where, and what was expected.
         """
-        filters, words = _parse_simple_query(query)
-        found = []
-        for summary in self.experiments():
-            if all(_field_matches(summary.get(k), v) for k, v in filters.items()) and all(
-                w in _searchable_text(summary) for w in words
-            ):
-                found.append(summary)
-        return found
+        if isinstance(query, dict):
+            filters, _ = _parse_simple_query(query)
+            return [s for s in self.experiments() if all(_field_matches(s.get(k), v) for k, v in filters.items())]
+        from .query import parse
+
+        parsed = parse(query) if isinstance(query, str) else query
+        docs = sorted(self.table.all(), key=lambda d: d.doc_id)
+        cells = {d.doc_id: (d.get("blobs") or {}).get("cell") for d in docs}
+        # Matched on the stored documents; only the matches become summaries (a
+        # running one first, since its status may really be "interrupted").
+        view = [self._summary(d) if d.get("status") == "running" else d for d in docs]
+        return parsed.apply(
+            view,
+            source=lambda d: self._cell_source(cells.get(getattr(d, "doc_id", None) or d.get("id"))),
+            convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d,
+        )
+
+    def similar(self, model_or_experiment: Any, k: int = 5) -> list[dict[str, Any]]:
+        """The ``k`` earlier experiments most like a model or an experiment, best first.
+
+        Takes an experiment id, a summary, a Keras model (its architecture
+        only) or a :class:`~kepler_nb.journal.signature.Signature`. Each result
+        is the experiment's summary with ``similarity`` (0..1), ``relation``
+        ("same model, different data", "nearby architecture, same data"...)
+        and ``differences`` (``"learning_rate 0.01 (this run: 0.001)"``).
+        """
+        from .signature import Signature, model_signature
+        from .similarity import setting_differences_of_parts
+
+        exclude, own_parts = None, None
+        if isinstance(model_or_experiment, Signature):
+            target = model_or_experiment.summary_fields()
+        elif isinstance(model_or_experiment, dict):
+            target, exclude = model_or_experiment, model_or_experiment.get("id")
+        elif isinstance(model_or_experiment, (int, str)):
+            doc = self._doc(model_or_experiment)
+            target, exclude = self._summary(doc), doc.doc_id
+            own_parts = self._parts(doc, ("compile", "fit"))
+        else:
+            target = model_signature(model_or_experiment).summary_fields()
+        matches = self.lookup(target, k=k, exclude=exclude, include_same=True).similar
+        if own_parts is not None:
+            for match in matches:
+                theirs = self._parts(self._doc(match.experiment["id"]), ("compile", "fit"))
+                match.name_settings(setting_differences_of_parts(theirs, own_parts))
+        return [m.to_dict() for m in matches]
 
     # -- internals -----------------------------------------------------------
     def _doc(self, experiment_id: int | str):
@@ -191,6 +231,42 @@ class Journal:
             summary["status"] = "interrupted"
             summary["epochs_done"] = len(self._epochs(doc.doc_id))
         return summary
+
+    def lookup(self, target: dict[str, Any], k: int = 5, exclude: Any = None, include_same: bool = False) -> Any:
+        """What the journal knows of a run about to start: its duplicate, similar runs, a transfer candidate.
+
+        ``target`` holds a run's signature fields; see
+        :func:`kepler_nb.journal.similarity.lookup`. Only summary documents
+        are read, and only the experiments returned become summaries.
+        """
+        from .similarity import lookup
+
+        docs = (self._summary(d) if d.get("status") == "running" else d for d in self.table.all())
+        found = lookup(docs, target, k=k, exclude=exclude, include_same=include_same)
+
+        def summary(doc: Any) -> Any:
+            return self._summary(doc) if hasattr(doc, "doc_id") else doc
+
+        found.duplicate = summary(found.duplicate) if found.duplicate is not None else None
+        found.transfer = summary(found.transfer) if found.transfer is not None else None
+        for match in found.similar:
+            match.experiment = summary(match.experiment)
+        return found
+
+    def _parts(self, doc: Any, names: Iterable[str]) -> dict[str, Any]:
+        """Some stored parts of one record (not the whole record: notebooks can be large)."""
+        blobs = doc.get("blobs") or {}
+        return {name: self.blobs.get(blobs[name]) if blobs.get(name) else None for name in names}
+
+    def _cell_source(self, address: str | None) -> str:
+        """The cell's source from its blob; blobs never change, so each is read once."""
+        if not address:
+            return ""
+        cache = self.__dict__.setdefault("_cell_cache", {})
+        if address not in cache:
+            value = self.blobs.get(address)
+            cache[address] = value if isinstance(value, str) else ""
+        return cache[address]
 
     def _store_parts(self, parts: dict[str, Any]) -> dict[str, str]:
         unknown = set(parts) - set(BLOB_PARTS)

@@ -230,10 +230,15 @@ class Query:
         return self.where is None or bool(self.where(Record(record, source)))
 
     def apply(
-        self, records: Iterable[dict[str, Any]], source: Callable[[dict[str, Any]], str] | None = None
+        self,
+        records: Iterable[dict[str, Any]],
+        source: Callable[[dict[str, Any]], str] | None = None,
+        convert: Callable[[Any], dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """The matching records, sorted and limited as the query says."""
+        """The matching records (each passed through ``convert``), sorted and limited as the query says."""
         found = [r for r in records if self.matches(r, source)]
+        if convert is not None:
+            found = [convert(r) for r in found]
         for key in reversed(self.sort):
             present, missing = [], []
             for r in found:
@@ -517,6 +522,7 @@ def _count(severity: str) -> Callable[[Record, Any], Any]:
 
 
 KNOWN_FIELDS: dict[str, Callable[[Record, Any], Any]] = {
+    "id": lambda r, _v: r.summary["id"] if "id" in r.summary else getattr(r.summary, "doc_id", None),
     "loss": _loss,
     "layer": lambda r, _v: [row[0] for row in _layers(r)],
     "activation": lambda r, _v: [row[2] for row in _layers(r) if row[2]],

@@ -10,6 +10,8 @@ experiments loads no blob. Two experiments are *similar* when they train
   classes: the layer lists differ by a small edit (a layer wider, an
   activation changed, a layer added or removed).
 
+Runs of the same model rank first, then nearby architectures; within each,
+by a score that weighs the architecture, the data and the hyperparameters.
 Each match says which of these it is and spells out every difference, from
 the earlier experiment's side, with this run's value in brackets:
 ``learning_rate 0.01 (this run: 0.001)``.
@@ -29,6 +31,11 @@ MAX_ARCH_FRACTION = 0.1
 COMPARABLE = ("finished", "interrupted")
 # How much each part weighs in the similarity score (they sum to 1).
 WEIGHT_ARCH, WEIGHT_DATA, WEIGHT_HPARAMS = 0.6, 0.25, 0.15
+OTHER_SETTINGS = "other compile or fit settings"
+# Settings the summary's hyperparameters already name (or that change nothing).
+MAIN_SETTINGS = frozenset(
+    {"name", "learning_rate", "epochs", "batch_size", "validation_split", "shuffle", "verbose", "compiled", "loss"}
+)
 HPARAM_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size", "validation_split": "validation split"}
 
 
@@ -40,6 +47,12 @@ class Match:
     score: float
     relation: str
     differences: list[str] = field(default_factory=list)
+
+    def name_settings(self, names: list[str]) -> None:
+        """Replace the vague "other compile or fit settings" by the settings named."""
+        if names and OTHER_SETTINGS in self.differences:
+            at = self.differences.index(OTHER_SETTINGS)
+            self.differences[at : at + 1] = names
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,42 +82,45 @@ def lookup(
     """Duplicate, similar experiments and a transfer candidate for ``target``, in one pass.
 
     ``target`` holds the signature fields of a run (:meth:`Signature.summary_fields`
-    or a stored summary). ``exclude`` is an id not to return (the target itself).
-    Earlier runs of the very same experiment are only in ``duplicate`` (the
-    latest finished one), unless ``include_same`` also ranks them first among
-    the similar ones.
+    or a stored summary). ``summaries`` may be summaries or the journal's raw
+    documents (their id is then ``doc_id``). ``exclude`` is an id not to
+    return (the target itself). Earlier runs of the very same experiment are
+    only in ``duplicate`` (the latest finished one), unless ``include_same``
+    also ranks them first among the similar ones.
     """
     found = Lookup()
-    matches: list[Match] = []
-    distances: dict[Any, tuple[float, list[str]] | None] = {}
-    target_arch = _arch_key(target.get("arch"))
-    transfer_best: tuple[float, str] | None = None
+    aim = _Target(target)
+    scored: list[tuple[float, int, Any, Any]] = []
+    transfer_rank: tuple[float, str] | None = None
     for summary in summaries:
-        if summary.get("id") == exclude or summary.get("status") not in COMPARABLE or not summary.get("arch_signature"):
+        status = summary.get("status")
+        if status not in COMPARABLE:
             continue
-        same_experiment = target.get("signature") and summary.get("signature") == target.get("signature")
-        if (
-            same_experiment
-            and summary.get("status") == "finished"
-            and (found.duplicate is None or summary["id"] > found.duplicate["id"])
-        ):
-            found.duplicate = summary
-        if same_experiment and not include_same:
+        arch_signature = summary.get("arch_signature")
+        if not arch_signature:
             continue
-        if (
-            summary.get("status") == "finished"
-            and target.get("data_signature")
-            and summary.get("data_signature") not in (None, target.get("data_signature"))
-            and _same_problem(target, summary)
-        ):
+        sid = _id(summary)
+        if sid == exclude:
+            continue
+        finished = status == "finished"
+        if aim.signature is not None and summary.get("signature") == aim.signature:
+            if finished and (found.duplicate is None or sid > _id(found.duplicate)):
+                found.duplicate = summary
+            if not include_same:
+                continue
+        same_problem = aim.same_problem(summary)
+        if finished and same_problem and aim.data is not None and summary.get("data_signature") not in (None, aim.data):
             rank = (_primary(summary.get("final") or {}) or (0.0, ""))[0], str(summary.get("created") or "")
-            if transfer_best is None or rank > transfer_best:
-                transfer_best, found.transfer = rank, summary
-        match = compare(target, summary, distances, target_arch)
-        if match is not None:
-            matches.append(match)
-    matches.sort(key=lambda m: (-m.score, -int(m.experiment.get("id") or 0)))
-    found.similar = matches[:k]
+            if transfer_rank is None or rank > transfer_rank:
+                transfer_rank, found.transfer = rank, summary
+        if arch_signature != aim.arch_signature and not same_problem:
+            continue
+        scoring = aim.score(summary)
+        if scoring is not None:
+            scored.append((scoring[0], sid or 0, summary, scoring[1]))
+    # The same model first (whatever else changed), then the closest architectures; newest first on ties.
+    scored.sort(key=lambda item: (item[3][0] > 0, -item[0], -item[1]))
+    found.similar = [aim.describe(summary, score, arch) for score, _sid, summary, arch in scored[:k]]
     return found
 
 
@@ -115,48 +131,78 @@ def find_duplicate(summaries: Iterable[dict[str, Any]], signature: str | None) -
     return lookup(summaries, {"signature": signature}, k=0).duplicate
 
 
-def compare(
-    target: dict[str, Any],
-    other: dict[str, Any],
-    distances: dict[Any, Any] | None = None,
-    target_arch: tuple | None = None,
-) -> Match | None:
+def compare(target: dict[str, Any], other: dict[str, Any]) -> Match | None:
     """How ``other`` relates to ``target``, or None when they are not alike."""
-    distances = {} if distances is None else distances
-    target_arch = _arch_key(target.get("arch")) if target_arch is None else target_arch
-    same_model = target.get("arch_signature") == other.get("arch_signature")
-    if same_model:
-        arch_distance, arch_diffs = 0.0, []
-    else:
-        if not target_arch or not _same_problem(target, other):
-            return None
-        key = _arch_key(other.get("arch"))
-        if key not in distances:
-            distances[key] = _arch_distance(key, target_arch)
-        if distances[key] is None:
-            return None
-        arch_distance, arch_diffs = distances[key]
-    data_known = bool(target.get("data_signature"))
-    same_data = data_known and other.get("data_signature") == target.get("data_signature")
-    hp_diffs, hp_total = _hparam_differences(other.get("hparams") or {}, target.get("hparams") or {})
+    aim = _Target(target)
+    scoring = aim.score(other)
+    return None if scoring is None else aim.describe(other, *scoring)
 
-    differences = list(arch_diffs)
-    if data_known and not same_data:
-        differences.append(_data_difference(other, target))
-    differences += hp_diffs
-    if same_model and target.get("signature") and other.get("signature") == target.get("signature"):
-        relation = "the same experiment"
-    elif same_model:
-        parts = [p for p, differ in (("data", data_known and not same_data), ("hyperparameters", hp_diffs)) if differ]
-        relation = "same model, different " + " and ".join(parts) if parts else "same model"
-    else:
-        relation = "nearby architecture" + (", same data" if same_data else ", different data" if data_known else "")
 
-    arch_score = 1.0 - arch_distance / max(len(target_arch or ()), len(_arch_key(other.get("arch"))), 1)
-    hp_score = 1.0 - len(hp_diffs) / hp_total if hp_total else 1.0
-    data_score = 1.0 if same_data or not data_known else 0.0
-    score = WEIGHT_ARCH * arch_score + WEIGHT_DATA * data_score + WEIGHT_HPARAMS * hp_score
-    return Match(other, score, relation, differences)
+class _Target:
+    """The run being compared with, its facts read once; caches layer-list distances."""
+
+    def __init__(self, target: dict[str, Any]) -> None:
+        self.fields = target
+        self.signature = target.get("signature") or None
+        self.arch_signature = target.get("arch_signature")
+        self.data = target.get("data_signature") or None
+        shape = target.get("input_shape")
+        self.input_shape = list(shape) if shape is not None else None
+        self.n_classes = target.get("n_classes")
+        self.hparams = target.get("hparams") or {}
+        self.arch = _arch_key(target.get("arch"))
+        # Keyed by architecture signature: one edit distance per distinct model.
+        self.distances: dict[str, tuple[float, list[str]] | None] = {}
+
+    def same_problem(self, other: dict[str, Any]) -> bool:
+        """Inputs of one shape and as many classes: models for the same kind of problem."""
+        return (
+            self.input_shape is not None
+            and other.get("input_shape") == self.input_shape
+            and other.get("n_classes") == self.n_classes
+        )
+
+    def arch_distance(self, other: dict[str, Any]) -> tuple[float, list[str]] | None:
+        signature = other.get("arch_signature")
+        if signature == self.arch_signature:
+            return 0.0, []
+        if not self.arch or not self.same_problem(other):
+            return None
+        if signature not in self.distances:
+            self.distances[signature] = _arch_distance(_arch_key(other.get("arch")), self.arch)
+        return self.distances[signature]
+
+    def score(self, other: dict[str, Any]) -> tuple[float, tuple[float, list[str]]] | None:
+        arch = self.arch_distance(other)
+        if arch is None:
+            return None
+        length = max(len(self.arch), len(other.get("arch") or ()), 1)
+        arch_score = 1.0 - arch[0] / length
+        data_score = 1.0 if self.data is None or other.get("data_signature") == self.data else 0.0
+        theirs = other.get("hparams")
+        if theirs and self.hparams:
+            hp_score = sum(theirs.get(key) == value for key, value in self.hparams.items()) / len(self.hparams)
+        else:
+            hp_score = 1.0
+        return WEIGHT_ARCH * arch_score + WEIGHT_DATA * data_score + WEIGHT_HPARAMS * hp_score, arch
+
+    def describe(self, other: dict[str, Any], score: float, arch: tuple[float, list[str]]) -> Match:
+        same_model = other.get("arch_signature") == self.arch_signature
+        same_data = self.data is not None and other.get("data_signature") == self.data
+        new_data = self.data is not None and not same_data
+        hp_diffs = _hparam_differences(other.get("hparams") or {}, self.hparams)
+        differences = list(arch[1])
+        if new_data:
+            differences.append(_data_difference(other, self.fields))
+        differences += hp_diffs
+        if same_model and self.signature is not None and other.get("signature") == self.signature:
+            relation = "the same experiment"
+        elif same_model:
+            parts = [p for p, differ in (("data", new_data), ("hyperparameters", hp_diffs)) if differ]
+            relation = "same model, different " + " and ".join(parts) if parts else "same model"
+        else:
+            relation = "nearby architecture" + (", same data" if same_data else ", different data" if new_data else "")
+        return Match(other, score, relation, differences)
 
 
 def setting_differences(theirs: dict[str, Any], ours: dict[str, Any], prefix: str = "") -> list[str]:
@@ -173,22 +219,30 @@ def setting_differences(theirs: dict[str, Any], ours: dict[str, Any], prefix: st
     return found
 
 
-# -- parts ----------------------------------------------------------------------
-def _same_problem(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Inputs of one shape and as many classes: models for the same kind of problem."""
-    return (
-        a.get("input_shape") is not None
-        and _as_tuple(a.get("input_shape")) == _as_tuple(b.get("input_shape"))
-        and a.get("n_classes") == b.get("n_classes")
+def setting_differences_of_parts(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """The optimizer, metric and fit settings that differ, read from two records' ``compile`` and ``fit`` parts."""
+
+    def rest(part: Any) -> dict[str, Any]:
+        return {k: v for k, v in (part or {}).items() if k not in MAIN_SETTINGS}
+
+    their_compile, our_compile = theirs.get("compile") or {}, ours.get("compile") or {}
+    if not (their_compile and our_compile and theirs.get("fit") and ours.get("fit")):
+        return []
+    found = setting_differences(
+        rest(their_compile.get("optimizer_config")), rest(our_compile.get("optimizer_config")), prefix="optimizer "
     )
+    if their_compile.get("metrics") != our_compile.get("metrics"):
+        found.append(f"metrics {_show(their_compile.get('metrics'))} (this run: {_show(our_compile.get('metrics'))})")
+    return found + setting_differences(rest(theirs.get("fit")), rest(ours.get("fit")))
+
+
+# -- parts ----------------------------------------------------------------------
+def _id(summary: Any) -> Any:
+    return summary["id"] if "id" in summary else getattr(summary, "doc_id", None)
 
 
 def _arch_key(layers: Any) -> tuple:
     return tuple(tuple(row) if isinstance(row, list) else row for row in layers or ())
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _arch_distance(theirs: tuple, ours: tuple) -> tuple[float, list[str]] | None:
@@ -271,9 +325,9 @@ def _size_word(layer_type: str) -> str:
     return "units"
 
 
-def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> tuple[list[str], int]:
+def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     if not theirs or not ours:  # a model alone has no hyperparameters to compare
-        return [], 0
+        return []
     keys = [k for k in dict.fromkeys([*ours, *theirs]) if k != "other"]
     found = [
         f"{HPARAM_NAMES.get(k, k)} {_show(theirs.get(k))} (this run: {_show(ours.get(k))})"
@@ -281,8 +335,8 @@ def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> tuple[l
         if theirs.get(k) != ours.get(k)
     ]
     if theirs.get("other") != ours.get("other"):
-        found.append("other compile or fit settings")
-    return found, len(keys) + 1
+        found.append(OTHER_SETTINGS)
+    return found
 
 
 def _data_difference(other: dict[str, Any], target: dict[str, Any]) -> str:

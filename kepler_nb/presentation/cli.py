@@ -21,8 +21,15 @@ def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="Show one experiment's full record.")
     show.add_argument("id", help="The experiment's id (from `kepler list`).")
     show.add_argument("--json", action="store_true", help="Print the record as JSON.")
-    search = commands.add_parser("search", help="Find experiments: words, or field=value terms.")
-    search.add_argument("query", nargs="+", help="e.g. project=digits sigmoid")
+    search = commands.add_parser(
+        "search",
+        help="Find experiments with a query, e.g. 'val_accuracy > 0.9 and optimizer = adam sort val_accuracy desc'.",
+        description="Fields compare with = != > >= < <= ~ (val_accuracy > 0.9, optimizer = adam, epochs >= 10, "
+        'status = finished, layer = Conv2D, layers > 4, project = x, since = 2026-11-01); a word or "quoted text" '
+        "is looked for in names, tags, hypotheses and cell sources; combine with and / or / not and parentheses; "
+        "end with sort FIELD [asc|desc] and limit N.",
+    )
+    search.add_argument("query", nargs="+", help="The query; quote it in a shell: 'val_accuracy > 0.9'.")
     search.add_argument("--json", action="store_true")
     commands.add_parser("checks", help="List every check Kepler runs.")
     explain_parser = commands.add_parser("explain", help="Explain one check, e.g. `kepler explain K303`.")
@@ -65,8 +72,16 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    found = Journal(args.home).search(" ".join(args.query))
-    print(to_json(found) if args.json else format_table(found))
+    from ..journal.query import parse
+
+    query = parse(" ".join(args.query))  # a malformed query: its error says where
+    journal = Journal(args.home)
+    found = journal.search(query)
+    print(to_json(found) if args.json else format_table(found) if found else "No experiment matches.")
+    if not found:
+        unknown = query.unknown_fields(journal.experiments())
+        if unknown:
+            print(f"No experiment has the field {', '.join(map(repr, unknown))}: a typo?", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,214 @@
+"""What Kepler says about earlier runs before training: duplicates, similar models, transfer.
+
+Text for the messages and the dialog's table, and the inline plot of the
+similar runs' curves (the "show" answer of the similar-models dialog).
+Figures are built with ``matplotlib.figure.Figure``: the user's pyplot state
+and backend are never touched.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..journal.similarity import primary_metric
+
+COLUMNS = ("id", "name", "how it relates", "what differs", "best")
+MAX_DIFFERENCES = 3  # per row of the table; the rest is counted
+PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#868e96")
+
+
+def ago(created: str | None, now: float | None = None) -> str:
+    """``"2 h ago"`` for a journal timestamp (``2026-11-24T10:00:00+0000``)."""
+    moment = _timestamp(created)
+    if moment is None:
+        return "earlier"
+    seconds = max(0.0, (time.time() if now is None else now) - moment)
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago"
+    return "just now"
+
+
+def where(summary: dict[str, Any]) -> str:
+    """The notebook an experiment ran in (its file name), else its project."""
+    notebook = summary.get("notebook")
+    if notebook:
+        return f"`{Path(str(notebook)).name}`"
+    return f"project {summary.get('project') or 'default'}"
+
+
+def quote_metric(summary: dict[str, Any]) -> str:
+    """``"val_accuracy 0.93"``: the metric a reader compares first, or ''."""
+    found = primary_metric(summary.get("final") or {})
+    return f"{found[0]} {found[1]:.4g}" if found else ""
+
+
+def duplicate_text(earlier: dict[str, Any]) -> str:
+    """``This exact experiment ran 2 h ago in `digits.ipynb` (experiment 12): val_accuracy 0.93.``"""
+    metric = quote_metric(earlier)
+    return (
+        f"This exact experiment ran {ago(earlier.get('created'))} in {where(earlier)} "
+        f"(experiment {earlier.get('id')}){': ' + metric if metric else ''}."
+    )
+
+
+def best_of(history: dict[str, list[float]], final: dict[str, Any]) -> str:
+    """The best value of the primary metric over the epochs (``val_accuracy 0.95 @3``)."""
+    found = primary_metric(final or {})
+    if not found:
+        return ""
+    name = found[0]
+    values = [v for v in (history or {}).get(name, []) if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values:
+        return f"{name} {found[1]:.4g}"
+    best = max(values) if "accuracy" in name else min(values)
+    return f"{name} {best:.4g} @{values.index(best) + 1}"
+
+
+def similar_rows(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] | None = None) -> list[list[str]]:
+    """One row per similar experiment: id, name, relation, differences, best metric."""
+    rows = []
+    for match in matches:
+        differences = list(match.get("differences") or [])
+        shown = "; ".join(differences[:MAX_DIFFERENCES])
+        if len(differences) > MAX_DIFFERENCES:
+            shown += f"; {len(differences) - MAX_DIFFERENCES} more"
+        history = (histories or {}).get(match.get("id"), {})
+        rows.append(
+            [
+                str(match.get("id")),
+                str(match.get("name") or ""),
+                str(match.get("relation") or ""),
+                shown or "nothing recorded",
+                best_of(history, match.get("final") or {}),
+            ]
+        )
+    return rows
+
+
+def format_similar(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] | None = None) -> str:
+    """The similar-models table as text."""
+    rows = [list(COLUMNS)] + similar_rows(matches, histories)
+    widths = [min(60, max(len(row[i]) for row in rows)) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def similar_heading(matches: Sequence[dict[str, Any]]) -> str:
+    count = len(matches)
+    return f"{count} similar model{'s' if count != 1 else ''} found"
+
+
+def tensorboard_hint(matches: Sequence[dict[str, Any]]) -> str:
+    ids = " ".join(str(m.get("id")) for m in matches)
+    return f"`%kepler tensorboard {ids}` writes their curves for TensorBoard."
+
+
+def transfer_text(candidate: dict[str, Any]) -> str:
+    """The suggestion that a trained model for this problem may already exist."""
+    shape = "x".join(str(s) for s in candidate.get("input_shape") or []) or "?"
+    classes = candidate.get("n_classes")
+    metric = quote_metric(candidate)
+    text = (
+        f"A trained model for this problem may already exist: experiment {candidate.get('id')} "
+        f"({candidate.get('name')}, {where(candidate)}) learnt inputs of shape ({shape}) "
+        f"with {classes} output{'s' if classes != 1 else ''} on other data"
+        f"{', ' + metric if metric else ''}; consider starting from it (transfer learning)."
+    )
+    weights = candidate.get("weights")
+    if weights:
+        text += f" Its weights: {weights} (model.load_weights(...))."
+    else:
+        text += " Its weights were not saved (`%%kepler_fit --save-weights` keeps them)."
+    return text
+
+
+# -- curves ---------------------------------------------------------------------------
+def curves_figure(runs: Sequence[tuple[str, dict[str, list[float]]]]) -> Any:
+    """One panel per metric (loss first), one colour per run; validation dashed. None if nothing to draw."""
+    from matplotlib.figure import Figure
+
+    bases: list[str] = []
+    for _, history in runs:
+        for key in history or {}:
+            base = key[4:] if key.startswith("val_") else key
+            if base not in bases:
+                bases.append(base)
+    bases.sort(key=lambda b: b != "loss")
+    bases = bases[:4]
+    if not bases:
+        return None
+    fig = Figure(figsize=(4.2 * len(bases), 3.0), layout="constrained")
+    for panel, base in enumerate(bases):
+        ax = fig.add_subplot(1, len(bases), panel + 1)
+        for index, (label, history) in enumerate(runs):
+            color = PALETTE[index % len(PALETTE)]
+            for key, style in ((base, "-"), ("val_" + base, "--")):
+                values = (history or {}).get(key) or []
+                points = [(i + 1, v) for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
+                if points:
+                    xs, ys = zip(*points)
+                    ax.plot(
+                        xs, ys, style, color=color, lw=1.6, label=f"{label} ({'val' if style == '--' else 'train'})"
+                    )
+        ax.set_title(base, loc="left", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(True, color="#e4e7eb", lw=0.8)
+        if panel == 0:
+            ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def show_curves(
+    journal: Any, experiments: Sequence[dict[str, Any]], current: tuple[str, dict] | None = None, show: Any = print
+) -> Any:
+    """Draw the curves of ``experiments`` (summaries; and the current run's, if any) inline; return the figure."""
+    ids = [e.get("id") for e in experiments]
+    runs = [(f"#{e.get('id')} {e.get('name') or ''}"[:30], journal.history(e.get("id"))) for e in experiments]
+    if current is not None:
+        runs.append(current)
+    fig = curves_figure(runs)
+    if fig is None:
+        show("Kepler: no curves were recorded for these experiments.")
+        return None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+
+        if get_ipython() is not None:
+            display(Image(data=buffer.getvalue(), format="png"))
+            return fig
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        pass
+    show(f"Kepler: curves of experiments {', '.join(map(str, ids))} drawn (no notebook to show them in).")
+    return fig
+
+
+def _timestamp(created: str | None) -> float | None:
+    if not created:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            parsed = time.strptime(created, pattern)
+        except ValueError:
+            continue
+        if parsed.tm_gmtoff is not None and "%z" in pattern:
+            return calendar.timegm(parsed) - parsed.tm_gmtoff
+        return time.mktime(parsed)
+    return None
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
