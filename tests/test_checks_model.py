@@ -182,6 +182,12 @@ def test_k203_warns_about_units_no_label_uses(digits):
     assert "20 units" in finding.message and "up to 9 (10 classes)" in finding.message
 
 
+def test_k203_does_not_count_unused_units_on_a_small_batch(digits):
+    # Overfitting a handful of samples first is good practice, not a mistake.
+    x, y = digits
+    assert found("K203", seq(dense(16, "relu"), dense(10, "softmax")), x[:8], y[:8]) == []
+
+
 def test_k203_flags_one_hot_columns_unlike_the_units(onehot):
     (finding,) = found("K203", seq(dense(16, "relu"), dense(8, "softmax"), loss=CCE), *onehot)
     assert "8 units" in finding.message and "10 target columns (one-hot)" in finding.message
@@ -318,6 +324,20 @@ def test_k206_flags_a_conv_bias_before_batchnorm_in_a_built_model():
     model.build((None, 8, 8, 3))
     (finding,) = found("K206", model, np.zeros((4, 8, 8, 3), "float32"), np.arange(4) % 2)
     assert "conv (Conv2D 16, linear)" in finding.message
+
+
+def test_k206_sums_up_many_layers_in_one_finding():
+    layers = []
+    for i in range(5):
+        layers += [
+            L.Conv2D(8 * (i + 1), 3, padding="same", name=f"conv{i}"),
+            L.BatchNormalization(name=f"bn{i}"),
+            L.ReLU(),
+        ]
+    model = seq(*layers, L.GlobalAveragePooling2D(), dense(2, "softmax"))
+    (finding,) = found("K206", model, np.zeros((4, 8, 8, 3), "float32"), np.arange(4) % 2)
+    assert "5 layers have a bias" in finding.message and "wasting 120 bias values" in finding.message
+    assert "conv0 -> bn0; conv1 -> bn1; conv2 -> bn2; conv3 -> bn3; and 1 more" in finding.message
 
 
 @pytest.mark.parametrize(
@@ -467,6 +487,20 @@ def test_k210_is_silent_on_shallow_or_relu_stacks(digits, layers):
     assert found("K210", seq(*layers()), *digits) == []
 
 
+def test_k210_does_not_count_squeeze_excitation_gates():
+    inputs = keras.Input((8, 8, 16))
+    x = inputs
+    for i in range(5):
+        x = L.Conv2D(16, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        gate = L.GlobalAveragePooling2D(keepdims=True)(x)
+        gate = L.Conv2D(4, 1, activation="relu")(gate)
+        gate = L.Conv2D(16, 1, activation="sigmoid", name=f"gate{i}")(gate)
+        x = L.Multiply()([x, gate])
+    model = keras.Model(inputs, dense(2, "softmax")(L.GlobalAveragePooling2D()(x)))
+    model.compile(optimizer="adam", loss=SCCE)
+    assert found("K210", model, np.zeros((4, 8, 8, 16), "float32"), np.arange(4) % 2) == []
+
+
 def test_k210_does_not_count_the_gates_of_recurrent_layers():
     model = seq(*[L.LSTM(8, return_sequences=True) for _ in range(4)], L.LSTM(8), dense(2, "softmax"))
     assert found("K210", model, np.zeros((4, 5, 3), "float32"), np.arange(4) % 2) == []
@@ -521,7 +555,9 @@ def test_layer_checks_read_a_subclassed_model_and_skip_what_needs_the_order(digi
     model.compile(optimizer="adam", loss=SCCE)
     findings = kepler.check(model, *digits, select="K2")
     codes = [f.code for f in findings if not f.skipped]
-    assert codes.count("K208") == 4 and "K207" in codes and "K210" in codes
+    assert codes.count("K208") == 1 and "K207" in codes and "K210" in codes
+    (k208,) = [f for f in findings if f.code == "K208"]
+    assert "4 hidden layers start with constant weights" in k208.message
     assert {f.code for f in findings if f.skipped} == {"K205", "K206"}
     assert all("subclassed" in f.message for f in findings if f.skipped)
 

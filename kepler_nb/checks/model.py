@@ -161,7 +161,17 @@ def from_logits_mismatch(ctx: CheckContext):
         )
 
 
-@check("K203", "output-units-mismatch", stage="model", severity="error")
+# Units no label uses are only worth a warning when the data is large enough to show every class.
+UNUSED_UNITS_MIN_SAMPLES_PER_UNIT = 5
+
+
+@check(
+    "K203",
+    "output-units-mismatch",
+    stage="model",
+    severity="error",
+    thresholds={"unused_units_min_samples_per_unit": UNUSED_UNITS_MIN_SAMPLES_PER_UNIT},
+)
 def output_units_mismatch(ctx: CheckContext):
     """Output units disagree with the labels.
 
@@ -169,7 +179,8 @@ def output_units_mismatch(ctx: CheckContext):
     Compares the output layer's units with the targets: the largest class id
     for sparse labels, the number of columns for one-hot, multi-label and
     regression targets. Targets whose encoding doesn't fit the loss are
-    K204's.
+    K204's. Units that no label uses are a warning, given at least
+    `unused_units_min_samples_per_unit` samples per unit.
 
     ## Why is this bad?
     A class id at or above the number of units has no output to land on: the
@@ -206,7 +217,7 @@ def output_units_mismatch(ctx: CheckContext):
                 "(e.g. y - y.min() or sklearn's LabelEncoder).",
                 details={"units": units, "min_label": int(lo), "max_label": int(hi), "classes": n},
             )
-        elif complete and hi + 1 < units:
+        elif complete and hi + 1 < units and len(ctx.train_y()) >= UNUSED_UNITS_MIN_SAMPLES_PER_UNIT * units:
             yield Report(
                 f"the output has {units} units but the labels only go up to {hi} ({n} classes): "
                 f"{units - hi - 1} outputs are never the right answer",
@@ -323,6 +334,7 @@ def missing_nonlinearity(ctx: CheckContext):
         if is_weight_layer(layer):
             for nxt, _ in graph.through(layer, LINEAR_STACK_PASS_TYPES):
                 previous.setdefault(id(nxt), width(layer))
+    found = []
     for layer in graph.layers:
         if not is_weight_layer(layer) or activation_of(layer) != "linear":
             continue
@@ -333,12 +345,25 @@ def missing_nonlinearity(ctx: CheckContext):
         ]
         if chains:
             more = f" (and {len(chains) - 1} more)" if len(chains) > 1 else ""
-            yield Report(
-                f"{describe(layer)}{chains[0]}{more}: no non-linearity between them, "
-                "so they collapse into one linear map",
-                fix=f"Give {layer.name} an activation (e.g. activation='relu'), or remove one of the two layers.",
-                details={"layer": layer.name, "next": len(chains)},
-            )
+            found.append((layer, f"{describe(layer)}{chains[0]}{more}"))
+    if len(found) == 1:
+        layer, chain = found[0]
+        yield Report(
+            f"{chain}: no non-linearity between them, so they collapse into one linear map",
+            fix=f"Give {layer.name} an activation (e.g. activation='relu'), or remove one of the two layers.",
+            details={"layers": [layer.name]},
+        )
+    elif found:
+        yield Report(
+            f"{len(found)} layers have no non-linearity before the next Dense/convolution, so each pair collapses "
+            f"into one linear map: {_listing([chain for _, chain in found])}",
+            fix="Give these layers an activation (e.g. activation='relu'), or remove the redundant ones.",
+            details={"layers": [layer.name for layer, _ in found]},
+        )
+
+
+def _listing(items: list[str], limit: int = 3) -> str:
+    return "; ".join(items[:limit]) + (f"; and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _bottleneck(layer: Any, nxt: Any, path: list[Any], before: int | None) -> bool:
@@ -386,6 +411,7 @@ def bias_before_batchnorm(ctx: CheckContext):
     ```
     """
     graph = layer_graph(ctx.model)
+    found = []
     for layer in graph.layers:
         if not is_weight_layer(layer) or not getattr(layer, "use_bias", False):
             continue
@@ -393,12 +419,24 @@ def bias_before_batchnorm(ctx: CheckContext):
             continue
         for nxt, _ in graph.through(layer, DROPOUT_TYPES | {"GaussianNoise"}):
             if _is(nxt, BATCHNORM_TYPES) and getattr(nxt, "center", True) and _normalizes_channels(layer, nxt):
-                yield Report(
-                    f"{describe(layer)} has a bias, and {nxt.name} (BatchNormalization) right after it "
-                    f"subtracts the mean: {width(layer) or 'its'} bias values are wasted",
-                    fix=f"Pass use_bias=False to {layer.name}; the BatchNormalization's beta takes its place.",
-                    details={"layer": layer.name, "batchnorm": nxt.name},
-                )
+                found.append((layer, nxt))
+                break
+    if len(found) == 1:
+        layer, norm = found[0]
+        yield Report(
+            f"{describe(layer)} has a bias, and {norm.name} (BatchNormalization) right after it "
+            f"subtracts the mean: {width(layer) or 'its'} bias values are wasted",
+            fix=f"Pass use_bias=False to {layer.name}; the BatchNormalization's beta takes its place.",
+            details={"layers": [layer.name]},
+        )
+    elif found:
+        wasted = sum(width(layer) or 0 for layer, _ in found)
+        yield Report(
+            f"{len(found)} layers have a bias right before a BatchNormalization that subtracts the mean, "
+            f"wasting {wasted:,} bias values: {_listing([f'{a.name} -> {b.name}' for a, b in found], 4)}",
+            fix="Pass use_bias=False to these layers; each BatchNormalization's beta takes the bias's place.",
+            details={"layers": [layer.name for layer, _ in found], "wasted": wasted},
+        )
 
 
 def _normalizes_channels(layer: Any, bn: Any) -> bool:
@@ -504,6 +542,7 @@ def constant_initializer(ctx: CheckContext):
     if not layers:
         raise Skip("the model has no layers to inspect")
     heads = output_weight_layers(ctx.model)
+    found = []
     for layer in layers:
         if id(layer) in heads:
             continue
@@ -512,15 +551,23 @@ def constant_initializer(ctx: CheckContext):
         if units is None or units <= 1:
             continue
         for attr in ("kernel_initializer", "recurrent_initializer", "depthwise_initializer"):
-            init = getattr(owner, attr, None)
-            described = _constant(init)
+            described = _constant(getattr(owner, attr, None))
             if described:
-                yield Report(
-                    f"{describe(layer)} uses {attr}={described}: its {units} units start identical and learn "
-                    "in lockstep",
-                    fix=f"Drop {attr} (Keras' default glorot_uniform breaks the symmetry; he_normal suits relu).",
-                    details={"layer": layer.name, "initializer": described, "units": units},
-                )
+                found.append((layer, units, f"{attr}={described}"))
+    if len(found) == 1:
+        layer, units, what = found[0]
+        yield Report(
+            f"{describe(layer)} uses {what}: its {units} units start identical and learn in lockstep",
+            fix=f"Drop {what.split('=')[0]} (Keras' default glorot_uniform breaks the symmetry; he_normal suits relu).",
+            details={"layers": [layer.name], "initializers": [what]},
+        )
+    elif found:
+        yield Report(
+            f"{len(found)} hidden layers start with constant weights, so the units of each learn in lockstep: "
+            f"{_listing([f'{describe(layer)} {what}' for layer, _, what in found])}",
+            fix="Drop these initializers (Keras' default glorot_uniform breaks the symmetry; he_normal suits relu).",
+            details={"layers": [layer.name for layer, _, _ in found], "initializers": [w for _, _, w in found]},
+        )
 
 
 def _constant(init: Any) -> str | None:
@@ -642,8 +689,9 @@ def saturating_activations(ctx: CheckContext):
     Counts the hidden Dense and convolution layers (the output layer left
     out) and their non-linearity, their own or the Activation layer that
     follows them. Fires when a stack of at least `min_hidden_layers` hidden
-    layers has at least `min_saturating_layers` sigmoid/tanh ones. Recurrent
-    layers, whose tanh and sigmoid gates are by design, are not counted.
+    layers has at least `min_saturating_layers` sigmoid/tanh ones. Gates are
+    not counted: recurrent layers' tanh and sigmoid, and sigmoid layers whose
+    output multiplies another branch (squeeze-excitation, gated units).
 
     ## Why is this bad?
     Sigmoid's slope is at most 0.25 and tanh's falls to zero as units
@@ -670,7 +718,9 @@ def saturating_activations(ctx: CheckContext):
     if len(hidden) < DEEP_STACK_HIDDEN_LAYERS:
         return
     saturating = [
-        (layer, act) for layer in hidden if (act := _effective_activation(graph, layer)) in SATURATING_ACTIVATIONS
+        (layer, act)
+        for layer in hidden
+        if (act := _effective_activation(graph, layer)) in SATURATING_ACTIVATIONS and not _is_gate(graph, layer)
     ]
     if len(saturating) < SATURATING_MIN_LAYERS:
         return
@@ -684,6 +734,13 @@ def saturating_activations(ctx: CheckContext):
         fix="Use relu (or gelu/silu) in the hidden layers; keep sigmoid/softmax for the output.",
         details={"hidden_layers": len(hidden), "saturating": len(saturating), "activations": kinds},
     )
+
+
+def _is_gate(graph: LayerGraph | None, layer: Any) -> bool:
+    """A sigmoid that scales another branch (squeeze-excitation, GLU): off the main path."""
+    if graph is None:
+        return False
+    return any(_is(n, {"Multiply"}) for n, _ in graph.through(layer, LINEAR_PASS_TYPES | {"Activation"}))
 
 
 def _effective_activation(graph: LayerGraph | None, layer: Any) -> str | None:
