@@ -6,6 +6,7 @@ from .interception.extension import load_ipython_extension, unload_ipython_exten
 from .interception.grid import grid
 from .interception.inspector import ModelInspector
 from .journal.journal import Journal
+from .presentation.report import export_html
 
 __version__ = "0.1.0"
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "KeplerWarning",
     "ModelInspector",
     "check",
+    "export_html",
     "grid",
     "load_ipython_extension",
     "unload_ipython_extension",

@@ -62,7 +62,8 @@ class KeplerMagics(Magics):
     @line_magic
     def kepler(self, line: str) -> None:
         """Kepler's journal and checks: ``%kepler list``, ``show ID``, ``search Q``,
-        ``findings [ID]``, ``checks``, ``explain CODE``,
+        ``findings [ID]``, ``checks``, ``explain CODE``, ``export ID [ID ...] -o FILE.html``,
+        ``export --project P -o FILE.html``, ``note ID "conclusion"``,
         ``tensorboard [ID ...] [--logdir DIR]`` (no ids: the last cell's run and its similar ones)."""
         from ..presentation import cli
 

@@ -34,6 +34,15 @@ def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
     commands.add_parser("checks", help="List every check Kepler runs.")
     explain_parser = commands.add_parser("explain", help="Explain one check, e.g. `kepler explain K303`.")
     explain_parser.add_argument("code")
+    export = commands.add_parser(
+        "export", help="Write an HTML report: one id, several ids (a comparison), or --project P (a summary)."
+    )
+    export.add_argument("ids", nargs="*", metavar="ID", help="Experiment ids (from `kepler list`).")
+    export.add_argument("--project", "-p", help="Summarise every experiment of this project instead.")
+    export.add_argument("-o", "--output", help="The HTML file to write (default: kepler-<id>.html here).")
+    note = commands.add_parser("note", help='Write the conclusion of an experiment: kepler note ID "what it showed".')
+    note.add_argument("id", help="The experiment's id.")
+    note.add_argument("text", nargs="*", help="The conclusion (replaces any earlier one); none prints the current one.")
     return parser
 
 
@@ -96,6 +105,26 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .report import export_html
+
+    if not args.ids and not args.project:
+        raise ValueError("export what? Give experiment ids (`kepler export 3 -o r.html`) or --project P")
+    path = export_html(args.ids or None, args.output, project=args.project, journal=Journal(args.home))
+    print(f"Wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
+    return 0
+
+
+def _note(args: argparse.Namespace) -> int:
+    journal = Journal(args.home)
+    if args.text:
+        journal.note(args.id, " ".join(args.text))
+    record = journal.get(args.id)
+    conclusion = record.get("conclusion")
+    print(f"Conclusion of experiment {record['id']}: {conclusion}" if conclusion else "No conclusion yet.")
+    return 0
+
+
 COMMANDS = {
     "init": _init,
     "list": _list,
@@ -103,6 +132,8 @@ COMMANDS = {
     "search": _search,
     "checks": _checks,
     "explain": _explain,
+    "export": _export,
+    "note": _note,
 }
 
 
