@@ -601,3 +601,12 @@ def test_findings_are_plain_data(digits, onehot):
     findings = [f for f in kepler.check(model, *digits, select="K2") if not f.skipped]
     assert {"K203", "K205", "K206", "K207", "K208", "K209", "K210"} <= {f.code for f in findings}
     json.dumps([f.to_dict() for f in findings])
+
+
+def test_k203_skips_a_custom_loss():
+    def pairwise(y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(y_pred[:, :1] - y_pred[:, 1:]))
+
+    x, y = datasets.load_diabetes(return_X_y=True)
+    (finding,) = skipped("K203", seq(dense(16, "relu"), dense(2), loss=pairwise), x, y)
+    assert "'pairwise'" in finding.message

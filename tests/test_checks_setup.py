@@ -63,7 +63,8 @@ def skipped(code, model, x=None, y=None, **fit_kwargs):
         (lambda: keras.optimizers.Adam(learning_rate=0.1), "warning", ["0.1", "Adam", "above", "1e-06..0.01"]),
         (lambda: keras.optimizers.SGD(learning_rate=10.0), "warning", ["10", "SGD", "above"]),
         (lambda: keras.optimizers.RMSprop(learning_rate=1e-8), "warning", ["1e-08", "RMSprop", "below"]),
-        (lambda: keras.optimizers.SGD(learning_rate=0.0), "error", ["0", "never move"]),
+        (lambda: keras.optimizers.SGD(learning_rate=0.0), "error", ["learning rate 0 for SGD", "never move"]),
+        (lambda: keras.optimizers.Adam(learning_rate=-1e-3), "error", ["learning rate -0.001", "climb the loss"]),
         (
             lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.5, 1000, 0.9)),
             "warning",

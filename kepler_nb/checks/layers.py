@@ -63,13 +63,14 @@ ACTIVATION_LAYER_NAMES = {
 }
 
 
-def _is(layer: Any, names: set[str]) -> bool:
+def is_a(layer: Any, names: set[str]) -> bool:
+    """Whether the layer's class, or one of its bases, has one of ``names``."""
     return any(cls.__name__ in names for cls in type(layer).__mro__)
 
 
 def is_weight_layer(layer: Any) -> bool:
     """A Dense or convolution layer: a linear map followed by its activation."""
-    return _is(layer, DENSE_TYPES | CONV_TYPES)
+    return is_a(layer, DENSE_TYPES | CONV_TYPES)
 
 
 def activation_of(layer: Any) -> str | None:
@@ -104,15 +105,15 @@ def describe(layer: Any) -> str:
 
 
 def _is_model(layer: Any) -> bool:
-    return hasattr(layer, "layers") and _is(layer, {"Model", "Functional", "Sequential"})
+    return hasattr(layer, "layers") and is_a(layer, {"Model", "Functional", "Sequential"})
 
 
 def _is_sequential(model: Any) -> bool:
-    return _is(model, {"Sequential"})
+    return is_a(model, {"Sequential"})
 
 
 def _is_functional(model: Any) -> bool:
-    return _is(model, {"Functional"}) and not _is_sequential(model)
+    return is_a(model, {"Functional"}) and not _is_sequential(model)
 
 
 def flat_layers(model: Any) -> list[Any]:
@@ -164,7 +165,7 @@ class LayerGraph:
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            if _is(node, passing) and not _is(node, DENSE_TYPES | CONV_TYPES):
+            if is_a(node, passing) and not is_a(node, DENSE_TYPES | CONV_TYPES):
                 stack.extend((nxt, path + [node]) for nxt in self.after(node))
             else:
                 yield node, path
@@ -219,3 +220,12 @@ def _add(model: Any, graph: LayerGraph) -> tuple[list[Any], list[Any]]:
                 exits.extend(spans[id(op)][1])
         return entries, exits
     return [model], [model]  # a subclassed model nested inside: opaque
+
+
+def output_weight_layers(model: Any) -> set[int]:
+    """Ids of the layers that make the outputs; for a subclassed model, its last weight layer."""
+    try:
+        return layer_graph(model).output_weight_layers()
+    except Skip:
+        weights = [layer for layer in flat_layers(model) if is_weight_layer(layer)]
+        return {id(weights[-1])} if weights else set()

@@ -12,17 +12,19 @@ from .layers import (
     DROPOUT_TYPES,
     LINEAR_PASS_TYPES,
     LayerGraph,
-    _is,
     activation_of,
     describe,
     flat_layers,
+    is_a,
     is_weight_layer,
     layer_graph,
+    output_weight_layers,
     width,
 )
 from .losses import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
+    KNOWN_LOSSES,
     LINEAR_ACTIVATIONS,
     PROBABILITY_LOSSES,
     REGRESSION_LOSSES,
@@ -34,15 +36,6 @@ from .losses import (
     values_text,
 )
 from .registry import Report, Skip, check
-
-
-def output_weight_layers(model: Any) -> set[int]:
-    """Ids of the layers that make the outputs; for a subclassed model, its last weight layer."""
-    try:
-        return layer_graph(model).output_weight_layers()
-    except Skip:
-        weights = [layer for layer in flat_layers(model) if is_weight_layer(layer)]
-        return {id(weights[-1])} if weights else set()
 
 
 def single_output(ctx: CheckContext) -> None:
@@ -230,6 +223,8 @@ def output_units_mismatch(ctx: CheckContext):
         return  # an encoding that doesn't fit the loss: K204
     if loss in BINARY_LOSSES and labels.kind == "integer" and not set(labels.values.tolist()) <= {0, 1}:
         return  # K204
+    if loss not in KNOWN_LOSSES:
+        raise Skip(f"what loss '{loss}' expects of the targets is not known")
     if labels.kind == "other":
         raise Skip("the targets are not a 1-D or 2-D numeric array")
     if labels.columns != units:
@@ -299,9 +294,6 @@ def label_encoding_mismatch(ctx: CheckContext):
         )
 
 
-LINEAR_STACK_PASS_TYPES = LINEAR_PASS_TYPES
-
-
 @check("K205", "missing-nonlinearity", stage="model", severity="warning")
 def missing_nonlinearity(ctx: CheckContext):
     """Hidden layers without a non-linearity between them.
@@ -332,7 +324,7 @@ def missing_nonlinearity(ctx: CheckContext):
     previous: dict[int, int | None] = {}
     for layer in graph.layers:
         if is_weight_layer(layer):
-            for nxt, _ in graph.through(layer, LINEAR_STACK_PASS_TYPES):
+            for nxt, _ in graph.through(layer, LINEAR_PASS_TYPES):
                 previous.setdefault(id(nxt), width(layer))
     found = []
     for layer in graph.layers:
@@ -340,7 +332,7 @@ def missing_nonlinearity(ctx: CheckContext):
             continue
         chains = [
             "".join(f" -> {p.name}" for p in path) + f" -> {describe(nxt)}"
-            for nxt, path in graph.through(layer, LINEAR_STACK_PASS_TYPES)
+            for nxt, path in graph.through(layer, LINEAR_PASS_TYPES)
             if is_weight_layer(nxt) and not _bottleneck(layer, nxt, path, previous.get(id(layer)))
         ]
         if chains:
@@ -369,7 +361,7 @@ def _listing(items: list[str], limit: int = 3) -> str:
 def _bottleneck(layer: Any, nxt: Any, path: list[Any], before: int | None) -> bool:
     """A linear layer narrower than both what feeds it and what follows it."""
     w, w_next = width(layer), width(nxt)
-    if w is None or w_next is None or w >= w_next or any(_is(p, RESHAPING_TYPES) for p in path):
+    if w is None or w_next is None or w >= w_next or any(is_a(p, RESHAPING_TYPES) for p in path):
         return False
     if before is None:
         before = _input_width(layer)
@@ -418,7 +410,7 @@ def bias_before_batchnorm(ctx: CheckContext):
         if activation_of(layer) != "linear":
             continue
         for nxt, _ in graph.through(layer, DROPOUT_TYPES | {"GaussianNoise"}):
-            if _is(nxt, BATCHNORM_TYPES) and getattr(nxt, "center", True) and _normalizes_channels(layer, nxt):
+            if is_a(nxt, BATCHNORM_TYPES) and getattr(nxt, "center", True) and _normalizes_channels(layer, nxt):
                 found.append((layer, nxt))
                 break
     if len(found) == 1:
@@ -483,8 +475,8 @@ def dropout_too_high(ctx: CheckContext):
     if not layers:
         raise Skip("the model has no layers to inspect")
     for layer in layers:
-        rates = {"rate": getattr(layer, "rate", None)} if _is(layer, DROPOUT_TYPES) else {}
-        if _is(layer, {"RNN"}):
+        rates = {"rate": getattr(layer, "rate", None)} if is_a(layer, DROPOUT_TYPES) else {}
+        if is_a(layer, {"RNN"}):
             rates = {k: getattr(layer, k, None) for k in ("dropout", "recurrent_dropout")}
         for attr, rate in rates.items():
             if isinstance(rate, (int, float)) and rate > DROPOUT_MAX_RATE:
@@ -499,7 +491,7 @@ def dropout_too_high(ctx: CheckContext):
     except Skip:
         outputs = []
     for layer in outputs:
-        if _is(layer, DROPOUT_TYPES):
+        if is_a(layer, DROPOUT_TYPES):
             yield Report(
                 f"the model's output is {layer.name} ({type(layer).__name__}, rate {getattr(layer, 'rate', 0):g}): "
                 "during training it zeroes predictions themselves",
@@ -740,7 +732,7 @@ def _is_gate(graph: LayerGraph | None, layer: Any) -> bool:
     """A sigmoid that scales another branch (squeeze-excitation, GLU): off the main path."""
     if graph is None:
         return False
-    return any(_is(n, {"Multiply"}) for n, _ in graph.through(layer, LINEAR_PASS_TYPES | {"Activation"}))
+    return any(is_a(n, {"Multiply"}) for n, _ in graph.through(layer, LINEAR_PASS_TYPES | {"Activation"}))
 
 
 def _effective_activation(graph: LayerGraph | None, layer: Any) -> str | None:

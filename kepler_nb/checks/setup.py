@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from .context import CheckContext
-from .losses import PROBABILITY_LOSSES, REGRESSION_LOSSES, canonical_loss
+from .layers import BATCHNORM_TYPES, flat_layers, is_a
+from .losses import canonical_loss
 from .registry import Report, Skip, check
+from .targets import chi2_homogeneity, class_ids, ks_2samp, label_runs, numeric_targets
 
 # -- learning rates ------------------------------------------------------------------
 
@@ -71,8 +73,10 @@ def learning_rate_out_of_range(ctx: CheckContext):
     typical = TYPICAL_LEARNING_RATE.get(name, 1e-3)
     details = {"optimizer": name, "learning_rate": lr, "range": [low, high]}
     if not math.isfinite(lr) or lr <= 0:
+        effect = "the weights will never move" if lr == 0 else "the updates climb the loss instead of descending it"
+        effect = effect if math.isfinite(lr) else "every update is NaN"
         yield Report(
-            f"{source} {lr:g} for {name}: the weights will never move",
+            f"{source} {lr:g} for {name}: {effect}",
             fix=f"Use a positive learning rate, e.g. {name}(learning_rate={typical:g}).",
             severity="error",
             details=details,
@@ -126,52 +130,6 @@ ORDERED_MIN_EXPECTED_RUNS = 10
 ORDERED_RUNS_SHOWN = 4
 # Regression targets are "sorted" when their rank correlation with the row order reaches this.
 SORTED_MIN_RANK_CORRELATION = 0.95
-# Float targets with more distinct values than this are treated as continuous when the loss doesn't say.
-MAX_GUESSED_CLASSES = 50
-
-
-def class_ids(y: Any, loss: str | None) -> tuple[np.ndarray, list[str]] | None:
-    """One class id per row (0..C-1) and the class names, or None for regression targets."""
-    if y is None or hasattr(y, "tocsr") or loss in REGRESSION_LOSSES:
-        return None
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim == 2 and y.shape[1] > 1 and np.issubdtype(y.dtype, np.number):
-        if ((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all():
-            return np.argmax(y, axis=1), [str(i) for i in range(y.shape[1])]
-        return None
-    if y.ndim != 1 or not y.size:
-        return None
-    if y.dtype.kind in "US" or y.dtype.kind in "iub":
-        values, ids = np.unique(y, return_inverse=True)
-    elif y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
-        values, ids = np.unique(y, return_inverse=True)
-        if loss not in PROBABILITY_LOSSES and len(values) > MAX_GUESSED_CLASSES:
-            return None
-        values = values.astype(np.int64)
-    else:
-        return None
-    return ids.reshape(-1), [str(v) for v in values]
-
-
-def numeric_targets(y: Any) -> np.ndarray | None:
-    """1-D finite float targets, or None."""
-    if y is None or hasattr(y, "tocsr"):
-        return None
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or not y.size or not np.issubdtype(y.dtype, np.number):
-        return None
-    y = y.astype(np.float64, copy=False)
-    return y if np.isfinite(y).all() else None
-
-
-def label_runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start row of each run of equal labels, and the label of each run."""
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    return starts, ids[starts]
 
 
 def ordered_labels(ids: np.ndarray, names: list[str]) -> str | None:
@@ -430,13 +388,7 @@ def batch_size_unreasonable(ctx: CheckContext):
 
 
 def _batchnorm_layers(model: Any) -> list[str]:
-    from .layers import flat_layers
-
-    return [
-        layer.name
-        for layer in flat_layers(model)
-        if any(cls.__name__ == "BatchNormalization" for cls in type(layer).__mro__)
-    ]
+    return [layer.name for layer in flat_layers(model) if is_a(layer, BATCHNORM_TYPES)]
 
 
 @check("K104", "no-validation-data", stage="setup", severity="info")
@@ -614,7 +566,7 @@ def _class_shift(train: np.ndarray, val: np.ndarray, names: list[str], where: st
     expected_train = total * n_train / (n_train + n_val)
     missing_val = [names[i] for i in np.flatnonzero((val == 0) & (expected_val >= MISSING_MIN_EXPECTED))]
     missing_train = [names[i] for i in np.flatnonzero((train == 0) & (expected_train >= MISSING_MIN_EXPECTED))]
-    pvalue = _chi2_homogeneity(train, val)
+    pvalue = chi2_homogeneity(train, val)
     if not (missing_val or missing_train or (pvalue < SHIFT_MAX_P_VALUE and tv >= SHIFT_MIN_TOTAL_VARIATION)):
         return None
     top = int(np.argmax(q - p))
@@ -646,7 +598,7 @@ def _class_shift(train: np.ndarray, val: np.ndarray, names: list[str], where: st
 
 
 def _value_shift(a: np.ndarray, b: np.ndarray, where: str, reference: str) -> Report | None:
-    d, pvalue = _ks_2samp(a, b)
+    d, pvalue = ks_2samp(a, b)
     if d < SHIFT_MIN_KS_DISTANCE or pvalue >= SHIFT_MAX_P_VALUE:
         return None
     return Report(
@@ -664,36 +616,3 @@ def _p(value: float) -> str:
 
 def _few(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _chi2_homogeneity(a: np.ndarray, b: np.ndarray) -> float:
-    """p-value of the chi-square test that two count vectors come from one distribution."""
-    table = np.vstack([a, b]).astype(np.float64)
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-    stat = float(np.sum((table - expected) ** 2 / np.where(expected > 0, expected, 1.0)))
-    return _chi2_sf(stat, table.shape[1] - 1)
-
-
-def _chi2_sf(x: float, dof: int) -> float:
-    """Survival function of the chi-square distribution (Wilson-Hilferty approximation)."""
-    if dof <= 0:
-        return 1.0
-    if x <= 0:
-        return 1.0
-    z = ((x / dof) ** (1 / 3) - (1 - 2 / (9 * dof))) / math.sqrt(2 / (9 * dof))
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-def _ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Two-sample Kolmogorov-Smirnov distance and its asymptotic p-value."""
-    a, b = np.sort(a), np.sort(b)
-    points = np.concatenate([a, b])
-    d = float(
-        np.max(np.abs(np.searchsorted(a, points, "right") / len(a) - np.searchsorted(b, points, "right") / len(b)))
-    )
-    ne = len(a) * len(b) / (len(a) + len(b))
-    lam = (math.sqrt(ne) + 0.12 + 0.11 / math.sqrt(ne)) * d
-    if lam < 0.2:
-        return d, 1.0
-    p = 2 * sum((-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam) for k in range(1, 101))
-    return d, min(1.0, max(0.0, p))
