@@ -208,3 +208,15 @@ def test_a_missing_file_reads_as_empty_and_is_created_on_first_write(path):
     assert not path.exists()
     insert_all(db, [{"n": 1}])
     assert lines(path) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"n": 1}}]
+
+
+def test_a_first_write_killed_half_way_is_not_damage(path):
+    path.write_bytes(b'{"kepler_journal":1}\n{"t":"_default","id":"1","doc":{"na')
+    assert open_db(path).all() == []
+    insert_all(open_db(path), [{"name": "first whole write"}])
+    assert lines(path) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"name": "first whole write"}}]
+    other = path.with_name("other.jsonl")
+    other.write_bytes(b'{"kepler_jou')  # killed inside the header itself
+    assert open_db(other).all() == []
+    insert_all(open_db(other), [{"name": "again"}])
+    assert lines(other) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"name": "again"}}]

@@ -44,6 +44,7 @@ from tinydb.storages import Storage
 log = logging.getLogger("kepler")
 
 HEADER = {"kepler_journal": 1}
+_HEADER_LINE = b'{"kepler_journal":1}\n'
 # Compact once superseded lines outnumber live documents by this factor.
 COMPACT_RATIO = 3
 COMPACT_MIN_LINES = 2000
@@ -168,12 +169,18 @@ class JournalStorage(Storage):
             problem = _truncation(head, stat)
             if problem is None and stat.st_size > self._offset:
                 problem = self._read_from(f, self._offset)
+            if problem is None and head and head[0] == stat.st_ino and self._offset < head[1]:
+                # Only bytes past what was last written can be a write in progress.
+                problem = f"bytes {self._offset}..{head[1]} were written whole but are not complete lines"
         return problem
 
     def _read_from(self, f: Any, offset: int) -> str | None:
         """Apply the complete lines after ``offset``; return a problem or None."""
         f.seek(offset)
         chunk = f.read()
+        if offset == 0 and not _HEADER_LINE.startswith(chunk[: len(_HEADER_LINE)]):
+            # Even a first write killed half-way leaves the start of the header.
+            return f"it does not start with the journal header: {chunk[:60]!r}"
         end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
         line_no = self._lines
         for raw in chunk[:end].splitlines():
@@ -216,12 +223,12 @@ class JournalStorage(Storage):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
-            if size == 0:
-                payload = (_dumps(HEADER) + "\n").encode() + payload
-            elif size > self._offset:
+            if size > self._offset:
                 # Bytes we did not apply: the partial line of a killed writer.
                 os.ftruncate(fd, self._offset)
                 size = self._offset
+            if size == 0:
+                payload = _HEADER_LINE + payload
             os.lseek(fd, size, os.SEEK_SET)
             os.write(fd, payload)
             os.fsync(fd)
