@@ -29,6 +29,8 @@ NEAR_COPY_DISTANCE = 0.05  # a near-copy is closer than this share of the median
 NEAR_COPY_SHARE = 0.10  # report when about this share of the samples has a near-copy
 NEAR_COPY_MIN_FEATURES = 16  # in fewer dimensions, close neighbours are normal
 NEAR_COPY_MIN_FOUND = 4  # rows with a near-copy that must be seen in the sample before reporting
+NEAR_COPY_WINDOW = 32  # each row is compared with at most this many neighbours of its grid cell
+NEAR_COPY_MAX_PAIRS = 100_000  # candidate pairs measured exactly
 
 
 @check(
@@ -158,28 +160,30 @@ def _near_copies(matrix: np.ndarray, std: np.ndarray) -> dict[str, Any] | None:
     if not typical > 0:
         return None
     limit = NEAR_COPY_DISTANCE * typical
-    # Candidates by distance in a random 16-dimensional projection (which keeps distances
-    # within a factor of 2 with overwhelming probability), then exact distances.
+    # A random projection to 16 dimensions keeps distances within a factor of 2 with
+    # overwhelming probability. Rows sharing a grid cell in 4 of its dimensions (4 grids,
+    # randomly shifted) are candidates: this stays linear where comparing all pairs would not.
     weights = rng.normal(size=(matrix.shape[1], 16)) * (inverse[:, None] / 4.0)
     projection = matrix @ weights.astype(np.float32)
-    projection -= projection.mean(axis=0)
-    sq = (projection**2).sum(axis=1)
-    bound = (2.0 * limit) ** 2
-    pairs = []
-    for start in range(0, m, 1024):
-        block = projection[start : start + 1024]
-        d2 = block @ projection[start:].T  # row i against rows i.. onwards: each pair once
-        d2 *= -2.0
-        d2 += sq[None, start:]
-        d2 += sq[start : start + 1024, None]
-        d2[np.arange(len(block)), np.arange(len(block))] = np.inf
-        close = np.flatnonzero(d2.min(axis=1) < bound)
-        if len(close):
-            ii, jj = np.nonzero(d2[close] < bound)
-            pairs.append(np.c_[close[ii] + start, jj + start])
-    if not pairs:
+    width = 2.0 * limit
+    found = []
+    for grid in range(4):
+        cells = np.floor(projection[:, 4 * grid : 4 * grid + 4] / width + rng.random(4)).astype(np.int64)
+        key = cells @ np.array([1_000_000_007, 1_000_003, 1_009, 1], dtype=np.int64)  # collisions only add candidates
+        order = np.lexsort((projection[:, (4 * grid + 5) % 16], key))
+        key = key[order]
+        for offset in range(1, NEAR_COPY_WINDOW + 1):
+            same = np.flatnonzero(key[offset:] == key[:-offset])
+            if not len(same):
+                break
+            found.append(np.c_[order[same], order[same + offset]])
+    if not found:
         return {"rows": 0}
-    pairs = np.concatenate(pairs)[:200_000]
+    pairs = np.concatenate(found)
+    close = ((projection[pairs[:, 0]] - projection[pairs[:, 1]]) ** 2).sum(axis=1) < (2.0 * limit) ** 2
+    pairs = np.sort(pairs[close], axis=1)
+    codes = np.unique(pairs[:, 0].astype(np.int64) * m + pairs[:, 1])[:NEAR_COPY_MAX_PAIRS]
+    pairs = np.c_[codes // m, codes % m]
     if not len(pairs):
         return {"rows": 0}
     dist = np.linalg.norm((matrix[pairs[:, 0]] - matrix[pairs[:, 1]]) * inverse, axis=1)

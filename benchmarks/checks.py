@@ -1,0 +1,102 @@
+"""How long do the pre-training checks take, and do they grow linearly with the data?
+
+For 30,000 / 60,000 / 120,000 x 784 float32 rows (values in [0, 1], the
+border pixels blank, 10 classes), times ``kepler.check(model, x, y)`` with a
+small Dense model (every pre-training check: setup, model, data,
+environment), the data checks alone on a fresh context, and one full read
+of the array (``x.sum()``) in the same run. Each is repeated and the median
+taken; the first round warms up. Prints a markdown table.
+
+    python benchmarks/checks.py [--repeats 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kepler  # noqa: E402
+from kepler_nb.checks.context import CheckContext  # noqa: E402
+from kepler_nb.checks.runner import run_checks  # noqa: E402
+from kepler_nb.interception.fitcall import FitCall  # noqa: E402
+from kepler_nb.interception.routing import original_fit  # noqa: E402
+
+FEATURES = 784
+TARGET_SECONDS = 1.0  # at 60,000 rows, on 2 cores
+
+
+def workload(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-shaped data: pixels in [0, 1] with a blank border, 10 classes."""
+    rng = np.random.default_rng(rows)
+    x = rng.random((rows, FEATURES), dtype=np.float32)
+    image = x.reshape(rows, 28, 28)
+    image[:, :2], image[:, -2:], image[:, :, :2], image[:, :, -2:] = 0, 0, 0, 0
+    return x, rng.integers(0, 10, rows)
+
+
+def build() -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, "softmax")]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        fn()
+        if i:  # the first round warms up
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="smaller data (3,000 / 6,000 / 12,000 rows), 3 repeats")
+    args = parser.parse_args()
+    sizes = (3_000, 6_000, 12_000) if args.quick else (30_000, 60_000, 120_000)
+    repeats = 3 if args.quick else args.repeats
+    model = build()
+    warnings.simplefilter("ignore")  # every finding is also a warning; only the time matters here
+
+    def data_checks(x, y):
+        context = CheckContext(FitCall.bind(original_fit(), model, (x, y), {}))
+        return run_checks(context, stages=("data",))
+
+    rows_out = []
+    for rows in sizes:
+        x, y = workload(rows)
+        every = median_seconds(lambda x=x, y=y: kepler.check(model, x, y), repeats)
+        data = median_seconds(lambda x=x, y=y: data_checks(x, y), repeats)
+        read = median_seconds(lambda x=x: x.sum(), repeats)
+        rows_out.append((rows, every, data, read))
+        del x, y
+
+    print(
+        f"Pre-training checks on N x {FEATURES} float32, 10 classes; median of {repeats} runs, {os.cpu_count()} cores\n"
+    )
+    print("| rows | all checks (s) | data checks (s) | x.sum() (s) | all / x.sum() | all checks s per 10k rows |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rows, every, data, read in rows_out:
+        print(f"| {rows:,} | {every:.3f} | {data:.3f} | {read:.4f} | {every / read:.0f}x | {every / rows * 1e4:.4f} |")
+    if not args.quick:
+        at_60k = dict((r, e) for r, e, _, _ in rows_out)[60_000]
+        verdict = "within" if at_60k < TARGET_SECONDS else "OVER"
+        print(
+            f"\n60,000 rows: {at_60k:.3f} s for every pre-training check, {verdict} the {TARGET_SECONDS:.0f} s target."
+        )
+
+
+if __name__ == "__main__":
+    main()
