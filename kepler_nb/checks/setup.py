@@ -424,11 +424,11 @@ def no_validation_data(ctx: CheckContext):
 # A difference between two label distributions is reported when it is both significant
 # (chi-square / Kolmogorov-Smirnov p-value below this) and large (total variation or KS
 # distance above these): random splits, even small ones, stay silent.
-SHIFT_MAX_P_VALUE = 1e-3
+SHIFT_MAX_P_VALUE = 1e-4
 SHIFT_MIN_TOTAL_VARIATION = 0.1
 SHIFT_MIN_KS_DISTANCE = 0.3
 # A class counts as missing from a part only when at least this many samples were expected there.
-MISSING_MIN_EXPECTED = 5.0
+MISSING_MIN_EXPECTED = 10.0
 
 SHIFT_THRESHOLDS = {
     "max_p_value": SHIFT_MAX_P_VALUE,
