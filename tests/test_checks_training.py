@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 
 from kepler import ModelInspector
 from kepler_nb.checks.registry import get_check
-from kepler_nb.checks.training import TrainingContext
+from kepler_nb.checks.training import TrainingContext, cross_entropy
 from kepler_nb.interception.fitcall import FitCall
 from kepler_nb.interception.inspector import RunOptions
 from kepler_nb.interception.routing import original_fit
@@ -119,6 +119,25 @@ def test_k402_passes_scaled_inputs_and_knows_binary_cross_entropy(digits):
     ctx.loss_name = "binary_crossentropy"
     (finding,) = reported("K402", ctx)
     assert "ln 2 for binary cross-entropy" in finding.message
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_k402_computes_the_cross_entropies_as_keras_does(from_logits):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(64, 5))
+    probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    output = logits if from_logits else probabilities
+    labels = rng.integers(0, 5, 64)
+    one_hot = np.eye(5)[labels]
+    binary_out = logits[:, :1] if from_logits else 1 / (1 + np.exp(-logits[:, :1]))
+    cases = [
+        ("sparse_categorical_crossentropy", keras.losses.SparseCategoricalCrossentropy, labels, output),
+        ("categorical_crossentropy", keras.losses.CategoricalCrossentropy, one_hot, output),
+        ("binary_crossentropy", keras.losses.BinaryCrossentropy, labels % 2, binary_out),
+    ]
+    for name, loss, y, out in cases:
+        expected = float(loss(from_logits=from_logits)(y, out.astype("float32")))
+        assert cross_entropy(name, y, out, from_logits) == pytest.approx(expected, rel=1e-4), name
 
 
 def test_k402_skips_losses_without_an_expected_value(digits):
@@ -298,3 +317,22 @@ def test_epoch_end_checks_cost_well_under_a_millisecond_each():
             check.run(ctx)
     per_epoch = (time.perf_counter() - start) / 20
     assert per_epoch < 0.005, f"{per_epoch * 1e3:.2f} ms per epoch end"
+
+
+def test_kepler_fit_stop_on_error_stops_the_cell_fit(kepler_home, capsys):
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython() or get_ipython()  # the shell is started once per process
+    ip.run_line_magic("load_ext", "kepler")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=10.0), loss="mse")
+    ip.user_ns.update(model=model, x=x, y=(x @ rng.normal(size=(8, 1)) * 1e3).astype("float32"))
+    ip.run_cell_magic("kepler_fit", "--project nan --stop-on-error", "h = model.fit(x, y, epochs=6, verbose=0)")
+    out = capsys.readouterr().out
+    epochs = len(ip.user_ns["h"].history["loss"])
+    assert epochs < 6
+    assert f"Kepler: training stopped after epoch {epochs} of 6: K401 loss-not-finite" in out

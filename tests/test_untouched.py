@@ -90,9 +90,10 @@ def test_fit_under_model_inspector_is_bitwise_the_plain_fit(kepler_home, digits)
 
 
 def test_kepler_fit_magic_is_bitwise_the_plain_fit(kepler_home, digits):
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # the shell is started once per process
     ip.run_line_magic("load_ext", "kepler")
     x, y = digits
 
