@@ -57,26 +57,48 @@ def export_html(
 
     One id gives an experiment report, several a comparison; ``project=``
     (and no id) a summary of every experiment of that project, each with its
-    own section. Without ``path`` the file is written to the working folder.
+    own section. Without ``path`` (or with a folder) the file is named
+    ``kepler-<id>.html``, ``kepler-compare-<ids>.html`` or
+    ``kepler-<project>.html``.
     """
-    journal = journal or Journal()
-    ids = _as_ids(experiment_id)
-    if project is not None and ids:
-        raise ValueError("export either experiment ids or a project, not both")
-    if project is not None:
-        html, default = project_html(project, journal), f"kepler-{_slug(project)}.html"
-    elif len(ids) == 1:
-        html, default = experiment_html(ids[0], journal), f"kepler-{ids[0]}.html"
-    elif ids:
-        html, default = comparison_html(ids, journal), f"kepler-compare-{'-'.join(map(str, ids))}.html"
-    else:
-        raise ValueError("export needs an experiment id (or several, to compare them), or project=")
+    html = report_html(experiment_id, project=project, journal=journal)
+    default = default_filename(experiment_id, project)
     target = Path(path) if path is not None else Path(default)
     if target.is_dir():
         target = target / default
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
     return target
+
+
+def report_html(
+    experiment_id: int | str | Sequence[int | str] | None = None,
+    *,
+    project: str | None = None,
+    journal: Journal | None = None,
+) -> str:
+    """The report :func:`export_html` would write, as a string (for a widget to offer as a download)."""
+    journal = journal or Journal()
+    ids = _as_ids(experiment_id)
+    if project is not None and ids:
+        raise ValueError("export either experiment ids or a project, not both")
+    if project is not None:
+        return project_html(project, journal)
+    if len(ids) == 1:
+        return experiment_html(ids[0], journal)
+    if ids:
+        return comparison_html(ids, journal)
+    raise ValueError("export needs an experiment id (or several, to compare them), or project=")
+
+
+def default_filename(experiment_id: int | str | Sequence[int | str] | None = None, project: str | None = None) -> str:
+    """``kepler-3.html``, ``kepler-compare-1-2-3.html`` or ``kepler-<project>.html``."""
+    ids = _as_ids(experiment_id)
+    if project is not None:
+        return f"kepler-{_slug(project)}.html"
+    if len(ids) == 1:
+        return f"kepler-{_slug(str(ids[0]))}.html"
+    return f"kepler-compare-{'-'.join(_slug(str(i)) for i in ids)}.html"
 
 
 def experiment_html(experiment_id: int | str, journal: Journal | None = None) -> str:
