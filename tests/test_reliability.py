@@ -399,7 +399,7 @@ def damaged_setup(kepler_home, monkeypatch):
 
 
 def load_damaged(path):
-    damaged = path.read_bytes()
+    damaged = path.read_bytes() if path.exists() else b""
     with pytest.warns(JournalCorruptWarning) as caught:
         listed = {e["id"]: e["status"] for e in Journal().experiments()}
     [warning] = [w for w in caught if issubclass(w.category, JournalCorruptWarning)]
@@ -570,3 +570,11 @@ def test_readers_do_not_wait_for_a_writer(kepler_home):
         started = time.perf_counter()
         assert [e["name"] for e in other.experiments()] == ["a"]
         assert time.perf_counter() - started < 1.0
+
+
+def test_a_deleted_journal_file_is_rebuilt_from_the_backup(damaged_setup):
+    path, _ = damaged_setup
+    path.unlink()
+    _, listed, message = load_damaged(path)
+    assert "missing" in message
+    assert listed == {eid: "finished" for eid in range(1, 31)}

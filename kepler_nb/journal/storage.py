@@ -160,6 +160,8 @@ class JournalStorage(Storage):
             f = open(self.path, "rb")  # noqa: SIM115 - stat and read this one file, even if it is replaced
         except FileNotFoundError:
             self._forget()
+            if head and head[1] > len(_HEADER_LINE) and self.backup_path.exists():
+                return f"the file is missing, though {head[1]} bytes were written to it"
             return None
         with f:
             stat = os.fstat(f.fileno())
@@ -297,8 +299,9 @@ class JournalStorage(Storage):
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
             self._forget()
-            tables = _merge_readable(_read_bytes(self.backup_path), self.path.read_bytes(), self._ledger)
-            shutil.copyfile(self.path, aside)
+            damaged = _read_bytes(self.path)
+            tables = _merge_readable(_read_bytes(self.backup_path), damaged, self._ledger)
+            aside.write_bytes(damaged)
             self._rewrite(tables)
             self._tables = tables
         count = sum(len(docs) for docs in tables.values())
