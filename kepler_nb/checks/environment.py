@@ -181,9 +181,9 @@ def environment_changed(ctx: CheckContext):
     old = earlier.get("environment") or {}
     if not old:
         raise Skip(f"{_which(earlier)} has no recorded environment")
-    from ..journal.records import describe_environment
+    from ..journal.records import _static_environment  # versions and devices: cached, no git call
 
-    changes = environment_differences(old, describe_environment())
+    changes = environment_differences(old, _static_environment())
     if changes:
         shown = ", ".join(f"{k} {_show(k, a)} → {_show(k, b)}" for k, a, b in changes)
         yield Report(
