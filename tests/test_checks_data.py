@@ -463,6 +463,22 @@ def test_a_dataset_is_judged_on_its_sample_and_says_so():
     assert "only a sample was inspected" in finding.message and "256 samples" in finding.message
 
 
+def test_a_generator_is_judged_on_its_first_batches():
+    def batches():
+        rng = np.random.default_rng(0)
+        while True:
+            x = rng.normal(size=(16, 20)).astype("float32")
+            x[0, 3] = np.nan
+            yield x, rng.integers(0, 3, 16)
+
+    findings = run(dense(20, 3), batches())
+    assert_no_failures(findings)
+    (finding,) = found(findings, "K306")
+    assert (
+        "8 NaN" in finding.message and "only a sample was inspected: first 8 batches of a generator" in finding.message
+    )
+
+
 def test_sparse_and_pandas_inputs_are_judged():
     pd = pytest.importorskip("pandas")
     scipy_sparse = pytest.importorskip("scipy.sparse")
@@ -479,6 +495,7 @@ def test_sparse_and_pandas_inputs_are_judged():
 
 
 def test_checks_leave_arrays_and_random_state_untouched():
+    pd = pytest.importorskip("pandas")
     scipy_sparse = pytest.importorskip("scipy.sparse")
     x, y = standardized(n=400)
     x[3, 4], x[5, 6] = np.nan, -np.inf
@@ -490,16 +507,19 @@ def test_checks_leave_arrays_and_random_state_untouched():
     yv = y[::3]
     images = RNG.integers(0, 256, size=(50, 6, 6, 1), dtype=np.uint8)
     csr = scipy_sparse.csr_matrix(np.where(x > 1, x, 0).astype("float64"))
-    arrays = [x, y, y_nan, xv, yv, images, csr.data, csr.indices, csr.indptr]
+    frame = pd.DataFrame(x[:, :5].astype("float64"), columns=list("abcde"))
+    arrays = [x, y, y_nan, xv, yv, images, csr.data, csr.indices, csr.indptr, frame.to_numpy()]
     before = [a.copy() for a in arrays]
     for a in arrays:
         a.flags.writeable = False  # any write raises, and would show as a failed check
     tabular, pictures, labels = dense(20, 3), dense((6, 6, 1)), RNG.integers(0, 10, 50)
+    dense(5, 3)  # built before the random state is taken: building a model draws seeds
     np_state, py_state = np.random.get_state(), random.getstate()
 
     findings = run(tabular, x, y, validation_data=(xv, yv))
     findings += run(pictures, images, labels, validation_split=0.2)
     findings += run(tabular, csr, y_nan)
+    findings += run(dense(5, 3), frame, y)
 
     assert_no_failures(findings)
     assert {"K302", "K306", "K309", "K310"} <= {f.code for f in findings if not f.skipped}

@@ -51,7 +51,8 @@ def redundant_data(ctx: CheckContext):
     ## What it does
     On a random sample of at most 4,096 rows and 1,024 features, looks for
     pairs of features whose correlation is at least 0.99 in magnitude (in
-    tables: neighbouring pixels and time steps are correlated by nature), and
+    tables only: neighbouring pixels and time steps are correlated by
+    nature), and
     for samples that are near-copies of each other (closer than 5% of the
     median distance between two samples, after scaling each feature; exact
     copies are K302's). The share of samples with a near-copy is estimated
@@ -85,6 +86,8 @@ def redundant_data(ctx: CheckContext):
         where = stats.prefix(name)
         # Neighbouring pixels and time steps are correlated by nature: only tables are judged.
         pairs = _collinear_pairs(matrix[:: max(1, len(matrix) // COLLINEAR_ROWS)]) if len(s.shape) == 2 else []
+        subsampled = len(features) < int(s.varying.sum())
+        among = f" among {len(features):,} sampled features" if subsampled else ""
         if pairs:
             (i, j, r), count = pairs[0], len(pairs)
             names = feature_names(ctx, name)
@@ -95,13 +98,15 @@ def redundant_data(ctx: CheckContext):
             )
             reports.append(
                 Report(
-                    f"{where}{count} pair{'s' if count > 1 else ''} of features are nearly collinear "
-                    f"(|r| >= {COLLINEAR_R}), e.g. features {a} and {b} (r = {r:.4f}){stats.scope()}",
+                    f"{where}{count} pair{'s' if count > 1 else ''} of features {'are' if count > 1 else 'is'} "
+                    f"nearly collinear (|r| >= {COLLINEAR_R}{among}), e.g. features {a} and {b} (r = {r:.4f})"
+                    f"{stats.scope()}",
                     fix="Drop one feature of each collinear pair (or decorrelate them, e.g. with PCA).",
                     details={"input": name, "collinear_pairs": count, "example": [str(a), str(b)], "r": r},
                 )
             )
-        if matrix.shape[1] >= NEAR_COPY_MIN_FEATURES:
+        # Sparse rows that look alike on a subset of features may differ everywhere else.
+        if matrix.shape[1] >= NEAR_COPY_MIN_FEATURES and not (s.sparse and subsampled):
             found = _near_copies(matrix, s.std[features])
             if found is not None:
                 share = min(1.0, found["rows"] / len(rows) * (s.n - 1) / max(len(rows) - 1, 1))

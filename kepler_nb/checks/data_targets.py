@@ -20,7 +20,11 @@ LOSS_ALIASES = {
 }
 
 
+MAX_CLASSES_GUESSED = 100  # without a loss, integer targets with more distinct values are taken for a regression
+
+
 def loss_of(ctx: CheckContext) -> str | None:
+    """The loss's snake_case name, aliases spelled out (``mse`` -> ``mean_squared_error``)."""
     name = ctx.loss_name
     return LOSS_ALIASES.get(name, name) if name else None
 
@@ -33,7 +37,7 @@ def class_labels(ctx: CheckContext) -> tuple[np.ndarray, int | None] | None:
     y = ctx.train_y()
     if len(ctx.train.targets) > 1:
         raise Skip("several targets: class counts are not compared")
-    if getattr(y, "dtype", None) is None or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+    if getattr(y, "dtype", None) is None or not (np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.bool_)):
         raise Skip(f"targets of dtype {getattr(y, 'dtype', type(y).__name__)} are not class labels")
     if hasattr(y, "tocsr"):
         raise Skip("sparse targets are not inspected by this check")
@@ -51,13 +55,12 @@ def class_labels(ctx: CheckContext) -> tuple[np.ndarray, int | None] | None:
         return y2.argmax(axis=1), y2.shape[1]
     labels = y2[:, 0]
     if not np.array_equal(labels, np.round(labels)):
-        raise Skip("the targets are not whole numbers (regression or soft labels)")
+        if not loss:
+            return None  # fractional targets and no loss: a regression
+        raise Skip("the targets are not whole numbers (soft labels)")
     if not loss and len(np.unique(labels)) > MAX_CLASSES_GUESSED:
         return None  # many distinct values and no loss: a regression
     return labels.astype(np.int64), None
-
-
-MAX_CLASSES_GUESSED = 100  # without a loss, integer targets with more distinct values are taken for a regression
 
 
 # -- K308 ----------------------------------------------------------------------

@@ -331,6 +331,7 @@ def percent(part: float, whole: float) -> str:
 
 
 def feature_names(ctx: Any, name: str) -> list[str] | None:
+    """The column names of a pandas DataFrame given as the only input, quoted, or None."""
     x = ctx.fit("x")
     columns = getattr(x, "columns", None)
     if columns is not None and name == "x" and len(ctx.train.inputs) == 1:
