@@ -633,8 +633,6 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3e}"
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt(v) for v in value)
