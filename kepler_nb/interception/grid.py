@@ -94,13 +94,16 @@ def run_cell_grid(magics: Any, cell: str, options: RunOptions, spec: str, n_rand
     combos = combinations(grid_values, n_random, seed)
     grid_id = _grid_id(grid_values, {}, cell)
     namespace = magics.shell.user_ns
+    magics.last_inspectors = every = []  # %kepler findings / tensorboard then see the whole grid
 
     def run_one(params: dict[str, Any]) -> ModelInspector | None:
         namespace.update(params)
         run_options = _grid_options(options, options.name, grid_id, params)
         with route_fits(lambda model: ModelInspector(model, options=replace(run_options))) as inspectors:
-            magics.last_inspectors = inspectors
-            magics._run_cell(cell)
+            try:
+                magics._run_cell(cell)
+            finally:
+                every.extend(inspectors)
         return inspectors[-1] if inspectors else None
 
     return run_grid(combos, run_one, show=print, metric=None, pandas=pandas)

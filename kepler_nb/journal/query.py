@@ -60,10 +60,11 @@ ALIASES = {
     "arch": "architecture",
     "cell": "source",
     "date": "created",
+    "notebook": "notebook_path",
     "after": "since",
     "until": "before",
 }
-TEXT_FIELDS = ("name", "project", "hypothesis", "notebook", "architecture", "model_class")
+TEXT_FIELDS = ("name", "project", "hypothesis", "notebook_path", "notebook", "architecture", "model_class")
 DATE_FIELDS = ("created", "finished")
 PSEUDO_DATES = {"since": (">=", ("=", ">=", ">")), "before": ("<", ("=", "<", "<="))}
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -4,6 +4,15 @@ Text for the messages and the dialog's table, and the inline plot of the
 similar runs' curves (the "show" answer of the similar-models dialog).
 Figures are built with ``matplotlib.figure.Figure``: the user's pyplot state
 and backend are never touched.
+
+Answers (see :mod:`.prompts`): the duplicate question's default, taken when
+nobody can answer (a headless run, a script), is ``continue``: the run is
+trained again, since a rerun may be meant (another seed, a check of the
+variance). ``skip`` (``KEPLER_ANSWER=skip`` or ``--answer skip``) trains
+nothing, leaves the model untouched, records a ``skipped`` run with
+``duplicate_of`` set, and returns a History holding the earlier run's curves.
+The similar-models question also defaults to ``continue``; ``skip`` cancels
+the run (recorded as ``skipped``); a person may first ask to see the curves.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ def ago(created: str | None, now: float | None = None) -> str:
 
 def where(summary: dict[str, Any]) -> str:
     """The notebook an experiment ran in (its file name), else its project."""
-    notebook = summary.get("notebook")
+    notebook = summary.get("notebook_path") or summary.get("notebook")
     if notebook:
         return f"`{Path(str(notebook)).name}`"
     return f"project {summary.get('project') or 'default'}"
