@@ -4,8 +4,9 @@ For 30,000 / 60,000 / 120,000 x 784 float32 rows (values in [0, 1], the
 border pixels blank, 10 classes), times ``kepler.check(model, x, y)`` with a
 small Dense model (every pre-training check: setup, model, data,
 environment), the data checks alone on a fresh context, and one full read
-of the array (``x.sum()``) in the same run. Each is repeated and the median
-taken; the first round warms up. Prints a markdown table.
+of the array (``x.sum()``) in the same run. The three are interleaved, so a
+change in the machine's load touches all of them alike; each is repeated
+and the median taken, the first round a warm-up. Prints a markdown table.
 
     python benchmarks/checks.py [--repeats 5] [--quick]
 """
@@ -50,14 +51,16 @@ def build() -> keras.Model:
     return model
 
 
-def median_seconds(fn, repeats: int) -> float:
-    times = []
+def medians(fns: dict, repeats: int) -> dict[str, float]:
+    """The median seconds of each function, called in turn ``repeats`` times after a warm-up round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for i in range(repeats + 1):
-        start = time.perf_counter()
-        fn()
-        if i:  # the first round warms up
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if i:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -77,19 +80,25 @@ def main() -> None:
     rows_out = []
     for rows in sizes:
         x, y = workload(rows)
-        every = median_seconds(lambda x=x, y=y: kepler.check(model, x, y), repeats)
-        data = median_seconds(lambda x=x, y=y: data_checks(x, y), repeats)
-        read = median_seconds(lambda x=x: x.sum(), repeats)
-        rows_out.append((rows, every, data, read))
+        t = medians(
+            {
+                "all": lambda x=x, y=y: kepler.check(model, x, y),
+                "data": lambda x=x, y=y: data_checks(x, y),
+                "read": lambda x=x: x.sum(),
+            },
+            repeats,
+        )
+        rows_out.append((rows, t["all"], t["data"], t["read"]))
         del x, y
 
     print(
         f"Pre-training checks on N x {FEATURES} float32, 10 classes; median of {repeats} runs, {os.cpu_count()} cores\n"
     )
-    print("| rows | all checks (s) | data checks (s) | x.sum() (s) | all / x.sum() | all checks s per 10k rows |")
+    print("| rows | all checks (s) | data checks (s) | x.sum() (s) | all / x.sum() | s per 10k rows (all / data) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for rows, every, data, read in rows_out:
-        print(f"| {rows:,} | {every:.3f} | {data:.3f} | {read:.4f} | {every / read:.0f}x | {every / rows * 1e4:.4f} |")
+        per = f"{every / rows * 1e4:.3f} / {data / rows * 1e4:.3f}"
+        print(f"| {rows:,} | {every:.3f} | {data:.3f} | {read:.4f} | {every / read:.0f}x | {per} |")
     if not args.quick:
         at_60k = dict((r, e) for r, e, _, _ in rows_out)[60_000]
         verdict = "within" if at_60k < TARGET_SECONDS else "OVER"
