@@ -428,8 +428,9 @@ DATA_CODES = [f"K3{i:02d}" for i in range(1, 12)]
         (np.array([["a", "b"], ["c", "d"]]), np.array([0, 1]), "not numeric"),
         (np.array([[1, None], [2, 3]], dtype=object), np.array([0, 1]), "not numeric"),
         ([[1.0, 2.0], [3.0]], [0, 1], "ragged"),
+        (np.zeros((10, 0), "float32"), np.zeros(10, int), "hold no values"),
     ],
-    ids=["empty", "mismatched", "strings", "object", "ragged"],
+    ids=["empty", "mismatched", "strings", "object", "ragged", "no-features"],
 )
 def test_odd_inputs_are_skipped_with_a_reason(x, y, why):
     findings = run(dense(4, 2), x, y)

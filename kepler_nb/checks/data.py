@@ -14,7 +14,7 @@ import numpy as np
 
 from . import data_samples, data_targets  # noqa: F401 - registers the other K3xx checks
 from .context import CheckContext
-from .datastats import ArrayStats, feature_names, stats_of
+from .datastats import ArrayStats, feature_names, stats_of, unusable
 from .registry import Report, Skip, check
 
 TOKEN_LAYERS = ("Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization")
@@ -181,7 +181,7 @@ def integer_inputs(ctx: CheckContext):
     tokens = bool(_layer_kinds(ctx.model) & set(TOKEN_LAYERS))
     for name, x in view.inputs.items():
         dtype = getattr(x, "dtype", None)
-        if dtype is None or not np.issubdtype(dtype, np.integer) or tokens or layer:
+        if unusable(x) or not np.issubdtype(dtype, np.integer) or tokens or layer:
             continue
         where = "" if len(view.inputs) == 1 else f"input '{name}' "
         stats = stats_of(ctx)
@@ -229,7 +229,7 @@ def float64_inputs(ctx: CheckContext):
     if compute == "float64":
         return
     for name, x in view.inputs.items():
-        if getattr(x, "dtype", None) != np.float64:
+        if unusable(x) or x.dtype != np.float64:
             continue
         where = "inputs are" if len(view.inputs) == 1 else f"input '{name}' is"
         size = _nbytes(x)

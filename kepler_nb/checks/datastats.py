@@ -52,6 +52,8 @@ def unusable(array: Any) -> str | None:
         return "it is a single value, not an array of samples"
     if array.shape[0] == 0:
         return "it is empty"
+    if 0 in array.shape[1:]:
+        return f"its samples hold no values (shape {tuple(array.shape)})"
     return None
 
 
