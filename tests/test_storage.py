@@ -9,14 +9,22 @@ import warnings
 import pytest
 from tinydb import TinyDB, where
 from tinydb.operations import delete, increment
+from tinydb.table import Table
 
 from kepler_nb.journal import storage
-from kepler_nb.journal.storage import JournalStorage
+from kepler_nb.journal.storage import JournalStorage, JournalTable
 
 
 @pytest.fixture
 def path(tmp_path):
     return tmp_path / "journal.jsonl"
+
+
+@pytest.fixture(params=[Table, JournalTable], ids=["tinydb-table", "journal-table"])
+def table_class(request, monkeypatch):
+    """TinyDB's own table and the journal's (cheaper writes) must store the same."""
+    monkeypatch.setattr(TinyDB, "table_class", request.param)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +55,7 @@ def insert_all(db: TinyDB, docs=DOCS) -> list[int]:
         return [db.insert(doc) for doc in docs]
 
 
-def test_round_trip_and_reopen(path):
+def test_round_trip_and_reopen(path, table_class):
     db = open_db(path)
     ids = insert_all(db)
     assert ids == [1, 2, 3]
@@ -73,7 +81,7 @@ def test_round_trip_and_reopen(path):
     assert all(len(json.dumps(e)) < 300 for e in entries)
 
 
-def test_in_place_operations_are_written(path):
+def test_in_place_operations_are_written(path, table_class):
     """TinyDB edits the documents it read in place; every kind of edit reaches the file."""
     db = open_db(path)
     insert_all(db, [{"n": 1, "gone": "x"}, {"n": 10}])
@@ -85,6 +93,18 @@ def test_in_place_operations_are_written(path):
     assert [dict(d) for d in open_db(path).all()] == [{"n": 2}, {"n": 99}, {"n": 5, "new": True}]
     # Untouched documents are not rewritten: one line per actual change.
     assert len(lines(path)) == 1 + 2 + 4
+
+    with db.storage.transaction():
+        db.update_multiple([({"m": 1}, where("n") == 2), ({"m": 2}, where("n") == 99)])
+        assert db.insert_multiple([{"n": 7}, {"n": 8}]) == [4, 5]
+        assert db.remove(where("n") == 99) == [2]
+        db.remove(doc_ids=[3])
+        assert db.contains(doc_id=1) and not db.contains(doc_id=2)
+    reopened = open_db(path)
+    assert {d.doc_id: dict(d) for d in reopened.all()} == {1: {"n": 2, "m": 1}, 4: {"n": 7}, 5: {"n": 8}}
+    with reopened.storage.transaction():
+        reopened.truncate()
+    assert open_db(path).all() == []
 
 
 def test_write_outside_a_transaction_raises_and_changes_nothing(path):

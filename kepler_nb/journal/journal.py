@@ -17,12 +17,11 @@ from typing import Any
 
 import psutil
 from tinydb import TinyDB
-from tinydb.table import Table
 
 from .blobs import BlobStore
 from .eventlog import attach_event_log
 from .home import kepler_home
-from .storage import JournalStorage
+from .storage import JournalStorage, JournalTable
 
 log = logging.getLogger("kepler")
 
@@ -46,7 +45,7 @@ class UnknownExperimentError(LookupError):
     """No experiment has the id that was asked for."""
 
 
-class FreshIdTable(Table):
+class FreshIdTable(JournalTable):
     """A table that never trusts a next id cached before an insert: another kernel may have inserted since.
 
     The cache is dropped once per insert (inside the caller's transaction), not
