@@ -291,7 +291,7 @@ def cross_entropy(loss_name: str, y: np.ndarray, output: np.ndarray, from_logits
 
 # -- K403 ---------------------------------------------------------------------------
 NOT_DECREASING_MIN_EPOCHS = 3  # judged from this many epochs on
-NOT_DECREASING_MIN_IMPROVEMENT = 0.01  # best loss at least 1% below the first epoch's
+NOT_DECREASING_MIN_RATE = 0.001  # best loss at least 0.1% per epoch below the first epoch's
 NOT_DECREASING_LEARNED_FRACTION = 0.5  # a first epoch under half the constant-prediction loss already learned
 
 
@@ -302,7 +302,7 @@ NOT_DECREASING_LEARNED_FRACTION = 0.5  # a first epoch under half the constant-p
     severity="warning",
     thresholds={
         "min_epochs": NOT_DECREASING_MIN_EPOCHS,
-        "min_relative_improvement": NOT_DECREASING_MIN_IMPROVEMENT,
+        "min_relative_improvement_per_epoch": NOT_DECREASING_MIN_RATE,
         "learned_fraction_of_baseline": NOT_DECREASING_LEARNED_FRACTION,
     },
 )
@@ -310,11 +310,12 @@ def loss_not_decreasing(ctx: TrainingContext):
     """Training loss not decreasing.
 
     ## What it does
-    After a few epochs, compares the best training loss so far with the
-    first epoch's. Less than 1% better means the run made no progress. A run
-    whose first epoch already scored well below a constant prediction (the
-    class frequencies, the mean target) learned within that epoch and is
-    not flagged.
+    After 3 epochs or more, compares the best training loss so far with the
+    first epoch's. Less than 0.1% better per epoch since then means the run
+    makes no real progress (a slow but steady start, a few tenths of a
+    percent per epoch, passes). A run whose first epoch already scored well
+    below a constant prediction (the class frequencies, the mean target)
+    learned within that epoch and is not flagged.
 
     ## Why is this bad?
     A loss that does not move is a model that does not learn: a learning
@@ -338,7 +339,7 @@ def loss_not_decreasing(ctx: TrainingContext):
         raise Skip(f"needs {NOT_DECREASING_MIN_EPOCHS} epochs, has {len(loss)}")
     first, best = loss[0], min(loss)
     improvement = (first - best) / abs(first) if first else 0.0
-    if improvement >= NOT_DECREASING_MIN_IMPROVEMENT:
+    if improvement >= NOT_DECREASING_MIN_RATE * (len(loss) - 1):
         return
     baseline = ctx.baseline
     if baseline is not None and first < NOT_DECREASING_LEARNED_FRACTION * baseline[0]:
@@ -346,7 +347,7 @@ def loss_not_decreasing(ctx: TrainingContext):
     prior = f"; {baseline[1]} scores {baseline[0]:.4g}" if baseline is not None else ""
     yield Report(
         f"loss barely moved in {len(loss)} epochs: {first:.4g} → best {best:.4g} "
-        f"({improvement:+.2%}, less than {NOT_DECREASING_MIN_IMPROVEMENT:.0%}){prior}",
+        f"({improvement:+.3%} in {len(loss) - 1} epochs, under {NOT_DECREASING_MIN_RATE:.1%} per epoch){prior}",
         fix="Raise the learning rate, check that layers are trainable and activations don't saturate, "
         "and try to overfit one small batch first.",
         details={"first": first, "best": best, "improvement": improvement},
