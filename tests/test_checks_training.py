@@ -247,7 +247,20 @@ def test_k405_passes_a_converged_wobble_and_a_falling_loss():
 def test_k406_flags_validation_loss_rising_while_training_falls():
     ctx = curve(loss=[0.6, 0.30, 0.27, 0.24, 0.21], val_loss=[0.5, 0.41, 0.45, 0.48, 0.52])
     (finding,) = reported("K406", ctx)
-    assert finding.message == "val_loss rose 3 epochs in a row (0.41 → 0.52, +27%) while loss fell 0.3 → 0.21"
+    assert finding.message == (
+        "val_loss rose 3 epochs in a row (0.41 → 0.52) and is 27% above its best (0.41 at epoch 2), "
+        "while loss fell 0.3 → 0.21"
+    )
+
+
+def test_k406_catches_a_slow_climb_from_the_best_epoch():
+    val = [1.43, 0.87, 0.99, 0.76, 0.805, 0.872, 0.822, 0.801, 0.809, 0.813, 0.823]
+    loss = [2.05, 0.77, 0.26, 0.1, 0.05, 0.013, 0.005, 0.004, 0.002, 0.002, 0.001]
+    (finding,) = reported("K406", curve(loss=loss, val_loss=val))
+    assert "(0.801 → 0.823) and is 8% above its best (0.76 at epoch 4), while loss fell 0.1 → 0.001" in (
+        finding.message
+    )
+    assert reported("K406", curve(loss=loss[:-1], val_loss=val[:-1])) == []  # 7% above best, 2 rises only
 
 
 def test_k406_passes_small_rises_and_rising_training_loss():

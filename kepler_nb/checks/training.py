@@ -489,7 +489,7 @@ def loss_oscillating(ctx: TrainingContext):
 
 # -- K406 ---------------------------------------------------------------------------
 OVERFIT_EPOCHS = 3  # val_loss rose this many epochs in a row
-OVERFIT_MIN_RISE = 0.05  # ... by at least 5% in total, while the training loss fell
+OVERFIT_MIN_RISE = 0.05  # ... to at least 5% above its best, while the training loss fell since then
 
 
 @check(
@@ -503,8 +503,9 @@ def overfitting(ctx: TrainingContext):
     """Overfitting: validation loss rising while the training loss falls.
 
     ## What it does
-    Flags a validation loss that rose 3 epochs in a row, by 5% or more in
-    total, while the training loss fell over the same epochs.
+    Flags a validation loss that rose 3 epochs in a row and stands 5% or
+    more above its best, while the training loss kept falling since that
+    best epoch.
 
     ## Why is this bad?
     From there on the model memorises the training set: each epoch makes it
@@ -529,15 +530,17 @@ def overfitting(ctx: TrainingContext):
     if len(val) < OVERFIT_EPOCHS + 1:
         raise Skip(f"needs {OVERFIT_EPOCHS + 1} epochs, has {len(val)}")
     v = val[-(OVERFIT_EPOCHS + 1) :]
-    t = loss[-(OVERFIT_EPOCHS + 1) :]
     rising = all(b > a for a, b in zip(v, v[1:]))
-    if rising and v[0] > 0 and (v[-1] - v[0]) / v[0] >= OVERFIT_MIN_RISE and t[-1] < t[0]:
+    best_epoch = int(np.argmin(val))
+    best = val[best_epoch]
+    above = (val[-1] - best) / best if best > 0 else 0.0
+    if rising and above >= OVERFIT_MIN_RISE and loss[-1] < loss[best_epoch]:
         yield Report(
-            f"val_loss rose {OVERFIT_EPOCHS} epochs in a row ({v[0]:.4g} → {v[-1]:.4g}, "
-            f"+{(v[-1] - v[0]) / v[0]:.0%}) while loss fell {t[0]:.4g} → {t[-1]:.4g}",
+            f"val_loss rose {OVERFIT_EPOCHS} epochs in a row ({v[0]:.4g} → {v[-1]:.4g}) and is {above:.0%} above "
+            f"its best ({best:.4g} at epoch {best_epoch + 1}), while loss fell {loss[best_epoch]:.4g} → {loss[-1]:.4g}",
             fix="Stop earlier: keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True); "
             "or regularise (more data, augmentation, dropout, weight decay).",
-            details={"val_loss": v, "loss": t, "best_epoch": len(val) - OVERFIT_EPOCHS},
+            details={"val_loss": v, "best_epoch": best_epoch + 1, "above_best": above},
         )
 
 
