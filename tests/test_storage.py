@@ -240,3 +240,15 @@ def test_a_first_write_killed_half_way_is_not_damage(path):
     assert open_db(other).all() == []
     insert_all(open_db(other), [{"name": "again"}])
     assert lines(other) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"name": "again"}}]
+
+
+def test_a_refresh_never_changes_a_table_a_caller_is_iterating(path):
+    a, b = open_db(path), open_db(path)
+    insert_all(a)
+    names = []
+    for doc in b:  # lazily, over what b read
+        insert_all(a, [{"name": f"more {doc.doc_id}"}])
+        assert b.get(doc_id=len(DOCS) + doc.doc_id)["name"] == f"more {doc.doc_id}"  # b refreshes meanwhile
+        names.append(doc["name"])
+    assert names == [d["name"] for d in DOCS]
+    assert len(b.all()) == 2 * len(DOCS)

@@ -153,7 +153,10 @@ class JournalStorage(Storage):
     def read(self) -> Tables | None:
         self._refresh()
         # TinyDB replaces whole tables in the outer dict and never changes a
-        # table dict it read, only the documents in it (noted by _Doc).
+        # table dict it read, only the documents in it (noted by _Doc). The
+        # table dicts are lent, not given: a refresh copies them before
+        # changing them, so a caller still iterating one is not disturbed.
+        self._lent = True
         return dict(self._tables)
 
     def write(self, data: Tables) -> None:
@@ -187,6 +190,7 @@ class JournalStorage(Storage):
     def _forget(self) -> None:
         """Drop the cache: the next read replays the whole file."""
         self._tables: Tables = {}
+        self._lent = False
         self._ledger: dict[int, _Doc] = {}
         self._inode: int | None = None
         self._offset = 0
@@ -232,6 +236,9 @@ class JournalStorage(Storage):
             # Even a first write killed half-way leaves the start of the header.
             return f"it does not start with the journal header: {chunk[:60]!r}"
         end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
+        if end and self._lent:
+            self._tables = {name: dict(docs) for name, docs in self._tables.items()}
+            self._lent = False
         line_no = self._lines
         for raw in chunk[:end].splitlines():
             line_no += 1
