@@ -206,6 +206,14 @@ def test_k403_leaves_a_run_that_converged_in_its_first_epoch(digits):
     assert "predicting the class frequencies scores 2.298" in finding.message
 
 
+def test_k403_flags_a_run_stuck_at_the_constant_prediction_after_a_jump(digits):
+    x, y = digits
+    jumped = [2.37, 2.328, 2.318, 2.317, 2.313, 2.334]  # dead units after one large step, then flat
+    (finding,) = reported("K403", context(classifier(), x, y, loss=jumped))
+    assert finding.message.startswith("loss stopped improving at 2.334 (best 2.313 in 6 epochs), no better than")
+    assert reported("K403", context(classifier(), x, y, loss=[2.37, 1.2, 0.9, 0.85, 0.851, 0.852])) == []
+
+
 def test_k403_on_a_real_run_with_a_learning_rate_far_too_small(kepler_home, digits):
     x, y = digits
     model = classifier(optimizer=keras.optimizers.SGD(learning_rate=1e-7))
@@ -266,6 +274,8 @@ def test_k406_catches_a_slow_climb_from_the_best_epoch():
 def test_k406_passes_small_rises_and_rising_training_loss():
     assert reported("K406", curve(loss=[0.6, 0.3, 0.27, 0.24, 0.21], val_loss=[0.5, 0.41, 0.412, 0.413, 0.414])) == []
     assert reported("K406", curve(loss=[0.6, 0.3, 0.35, 0.4, 0.5], val_loss=[0.5, 0.41, 0.45, 0.48, 0.52])) == []
+    stuck = curve(loss=[2.37, 2.328, 2.318, 2.317, 2.313], val_loss=[2.156, 2.30, 2.31, 2.32, 2.325])
+    assert reported("K406", stuck) == []  # training barely fell: not learning, not overfitting
     (finding,) = run("K406", curve(loss=[1.0, 0.9, 0.8, 0.7]))
     assert finding.skipped and "no validation loss" in finding.message
 

@@ -290,8 +290,9 @@ def cross_entropy(loss_name: str, y: np.ndarray, output: np.ndarray, from_logits
 
 
 # -- K403 ---------------------------------------------------------------------------
-NOT_DECREASING_MIN_EPOCHS = 3  # judged from this many epochs on
-NOT_DECREASING_MIN_RATE = 0.001  # best loss at least 0.1% per epoch below the first epoch's
+NOT_DECREASING_MIN_EPOCHS = 3  # judged on the last this-many epochs, from this many on
+NOT_DECREASING_MIN_RATE = 0.001  # progress under 0.1% of the loss per epoch is no progress
+NOT_DECREASING_NEAR_BASELINE = 0.9  # a best loss above 90% of the constant-prediction loss learned nothing
 NOT_DECREASING_LEARNED_FRACTION = 0.5  # a first epoch under half the constant-prediction loss already learned
 
 
@@ -301,8 +302,9 @@ NOT_DECREASING_LEARNED_FRACTION = 0.5  # a first epoch under half the constant-p
     stage="training",
     severity="warning",
     thresholds={
-        "min_epochs": NOT_DECREASING_MIN_EPOCHS,
+        "window_epochs": NOT_DECREASING_MIN_EPOCHS,
         "min_relative_improvement_per_epoch": NOT_DECREASING_MIN_RATE,
+        "near_baseline_fraction": NOT_DECREASING_NEAR_BASELINE,
         "learned_fraction_of_baseline": NOT_DECREASING_LEARNED_FRACTION,
     },
 )
@@ -310,18 +312,19 @@ def loss_not_decreasing(ctx: TrainingContext):
     """Training loss not decreasing.
 
     ## What it does
-    After 3 epochs or more, compares the best training loss so far with the
-    first epoch's. Less than 0.1% better per epoch since then means the run
-    makes no real progress (a slow but steady start, a few tenths of a
-    percent per epoch, passes). A run whose first epoch already scored well
-    below a constant prediction (the class frequencies, the mean target)
-    learned within that epoch and is not flagged.
+    Looks at the last 3 epochs: when the training loss gained less than
+    0.1% per epoch there, flags the run if it never made real progress (its
+    best loss is under 0.1% per epoch below the first epoch's), or if its
+    best loss is still no better than a constant prediction would score
+    (above 90% of the loss of predicting the class frequencies or the mean
+    target). A slow but steady start, a few tenths of a percent per epoch,
+    passes; so does a plateau reached after learning.
 
     ## Why is this bad?
     A loss that does not move is a model that does not learn: a learning
     rate far too small, gradients that vanish (saturated sigmoids, dead
-    ReLUs), frozen layers, or labels with no relation to the inputs. More
-    epochs will not help.
+    ReLUs after a step too large), frozen layers, or labels with no relation
+    to the inputs. More epochs will not help.
 
     ## Example
     ```python
@@ -335,23 +338,38 @@ def loss_not_decreasing(ctx: TrainingContext):
     ```
     """
     loss = ctx.losses()
-    if len(loss) < NOT_DECREASING_MIN_EPOCHS:
-        raise Skip(f"needs {NOT_DECREASING_MIN_EPOCHS} epochs, has {len(loss)}")
-    first, best = loss[0], min(loss)
-    improvement = (first - best) / abs(first) if first else 0.0
-    if improvement >= NOT_DECREASING_MIN_RATE * (len(loss) - 1):
-        return
+    n = NOT_DECREASING_MIN_EPOCHS
+    if len(loss) < n:
+        raise Skip(f"needs {n} epochs, has {len(loss)}")
+    window = loss[-n:]
+    gain = (window[0] - min(window[1:])) / abs(window[0]) if window[0] else 0.0
+    if gain >= NOT_DECREASING_MIN_RATE * (n - 1):
+        return  # still improving
     baseline = ctx.baseline
+    first, best = loss[0], min(loss)
     if baseline is not None and first < NOT_DECREASING_LEARNED_FRACTION * baseline[0]:
         return  # learned during the first epoch, then levelled off: converged
-    prior = f"; {baseline[1]} scores {baseline[0]:.4g}" if baseline is not None else ""
-    yield Report(
-        f"loss barely moved in {len(loss)} epochs: {first:.4g} → best {best:.4g} "
-        f"({improvement:+.3%} in {len(loss) - 1} epochs, under {NOT_DECREASING_MIN_RATE:.1%} per epoch){prior}",
-        fix="Raise the learning rate, check that layers are trainable and activations don't saturate, "
-        "and try to overfit one small batch first.",
-        details={"first": first, "best": best, "improvement": improvement},
-    )
+    overall = (first - best) / abs(first) if first else 0.0
+    prior = f"{baseline[1]} scores {baseline[0]:.4g}" if baseline is not None else ""
+    if overall < NOT_DECREASING_MIN_RATE * (len(loss) - 1):
+        message = (
+            f"loss barely moved in {len(loss)} epochs: {first:.4g} → best {best:.4g} "
+            f"({overall:+.3%} in {len(loss) - 1} epochs, under {NOT_DECREASING_MIN_RATE:.1%} per epoch)"
+        )
+        yield Report(
+            message + (f"; {prior}" if prior else ""),
+            fix="Raise the learning rate, check that layers are trainable and activations don't saturate, "
+            "and try to overfit one small batch first.",
+            details={"first": first, "best": best, "improvement": overall},
+        )
+    elif baseline is not None and best >= NOT_DECREASING_NEAR_BASELINE * baseline[0]:
+        yield Report(
+            f"loss stopped improving at {window[-1]:.4g} (best {best:.4g} in {len(loss)} epochs), no better "
+            f"than a model that learned nothing: {prior}",
+            fix="Lower the learning rate if the loss jumped first (dead ReLUs), else raise it; check that the "
+            "labels belong to the inputs and that layers are trainable.",
+            details={"first": first, "best": best, "baseline": baseline[0]},
+        )
 
 
 # -- K404 ---------------------------------------------------------------------------
@@ -489,7 +507,8 @@ def loss_oscillating(ctx: TrainingContext):
 
 # -- K406 ---------------------------------------------------------------------------
 OVERFIT_EPOCHS = 3  # val_loss rose this many epochs in a row
-OVERFIT_MIN_RISE = 0.05  # ... to at least 5% above its best, while the training loss fell since then
+OVERFIT_MIN_RISE = 0.05  # ... to at least 5% above its best
+OVERFIT_MIN_TRAIN_FALL = 0.10  # while the training loss fell at least 10% since that best epoch
 
 
 @check(
@@ -497,15 +516,19 @@ OVERFIT_MIN_RISE = 0.05  # ... to at least 5% above its best, while the training
     "overfitting",
     stage="training",
     severity="warning",
-    thresholds={"rises_in_a_row": OVERFIT_EPOCHS, "min_val_loss_rise": OVERFIT_MIN_RISE},
+    thresholds={
+        "rises_in_a_row": OVERFIT_EPOCHS,
+        "min_val_loss_rise": OVERFIT_MIN_RISE,
+        "min_training_loss_fall": OVERFIT_MIN_TRAIN_FALL,
+    },
 )
 def overfitting(ctx: TrainingContext):
     """Overfitting: validation loss rising while the training loss falls.
 
     ## What it does
     Flags a validation loss that rose 3 epochs in a row and stands 5% or
-    more above its best, while the training loss kept falling since that
-    best epoch.
+    more above its best, while the training loss fell by 10% or more since
+    that best epoch.
 
     ## Why is this bad?
     From there on the model memorises the training set: each epoch makes it
@@ -534,7 +557,8 @@ def overfitting(ctx: TrainingContext):
     best_epoch = int(np.argmin(val))
     best = val[best_epoch]
     above = (val[-1] - best) / best if best > 0 else 0.0
-    if rising and above >= OVERFIT_MIN_RISE and loss[-1] < loss[best_epoch]:
+    fell = loss[-1] <= (1 - OVERFIT_MIN_TRAIN_FALL) * loss[best_epoch]
+    if rising and above >= OVERFIT_MIN_RISE and fell:
         yield Report(
             f"val_loss rose {OVERFIT_EPOCHS} epochs in a row ({v[0]:.4g} → {v[-1]:.4g}) and is {above:.0%} above "
             f"its best ({best:.4g} at epoch {best_epoch + 1}), while loss fell {loss[best_epoch]:.4g} → {loss[-1]:.4g}",
