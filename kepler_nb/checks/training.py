@@ -140,7 +140,8 @@ def loss_not_finite(ctx: TrainingContext):
 
 
 # -- K402 ---------------------------------------------------------------------------
-INIT_LOSS_BATCH = 64  # samples the initial loss is measured on
+INIT_LOSS_BATCH = 64  # samples the initial loss is measured on ...
+INIT_LOSS_MAX_VALUES = 2_000_000  # ... fewer for large inputs (at least 8), to keep one forward pass cheap
 INIT_LOSS_MAX_EXCESS = 2.0  # nats above the expected value: each sample ~7x less likely than a guess
 
 
@@ -149,7 +150,11 @@ INIT_LOSS_MAX_EXCESS = 2.0  # nats above the expected value: each sample ~7x les
     "initial-loss-unexpected",
     stage="training",
     severity="warning",
-    thresholds={"batch_samples": INIT_LOSS_BATCH, "max_excess_nats": INIT_LOSS_MAX_EXCESS},
+    thresholds={
+        "batch_samples": INIT_LOSS_BATCH,
+        "max_input_values": INIT_LOSS_MAX_VALUES,
+        "max_excess_nats": INIT_LOSS_MAX_EXCESS,
+    },
 )
 def initial_loss_unexpected(ctx: TrainingContext):
     """Loss at initialisation far above its expected value.
@@ -230,7 +235,9 @@ def _first_batch(view: Any) -> tuple[Any, np.ndarray]:
     n = min(len(a) for a in arrays)
     if n == 0:
         raise Skip("the training data is empty")
-    rows = np.arange(0, n, max(1, n // INIT_LOSS_BATCH))[:INIT_LOSS_BATCH]
+    per_row = sum(int(np.prod(a.shape[1:])) for a in view.inputs.values()) or 1
+    size = max(8, min(INIT_LOSS_BATCH, INIT_LOSS_MAX_VALUES // per_row))
+    rows = np.arange(0, n, max(1, n // size))[:size]
     inputs = {k: np.asarray(v)[rows] for k, v in view.inputs.items()}
     names = list(inputs)
     if names == ["x"]:
