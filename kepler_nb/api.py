@@ -21,7 +21,7 @@ def check(
     Nothing is trained and the model is untouched. Each finding is also
     emitted as a :class:`KeplerWarning`.
     """
-    call = FitCall.bind(original_fit(), model, (x, y), fit_kwargs)
+    call = FitCall.bind(original_fit(), model, (x, y), fit_kwargs, sample_generators=False)
     findings = run_checks(CheckContext(call), Selection(parse_codes(select), parse_codes(ignore)))
     for finding in findings:
         warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")

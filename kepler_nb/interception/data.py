@@ -24,6 +24,12 @@ import numpy as np
 SAMPLE_BATCHES = 8
 
 
+GENERATOR_NOT_READ = (
+    "a generator is not read outside a fit: the batches read would be lost to it. "
+    "Pass arrays, or train under %%kepler_fit / ModelInspector, which replays what it reads"
+)
+
+
 class DataProblem(ValueError):
     """The data can't be read as arrays; the message says why."""
 
@@ -167,16 +173,22 @@ def _is_pydataset(x: Any) -> bool:
     return isinstance(x, PyDataset)
 
 
-def describe_fit_data(x: Any, y: Any, sample_weight: Any = None) -> tuple[DataView, Any]:
+def describe_fit_data(
+    x: Any, y: Any, sample_weight: Any = None, sample_generators: bool = True
+) -> tuple[DataView, Any]:
     """The view of ``fit``'s training data, and the ``x`` to hand to ``fit``.
 
     The returned ``x`` is the original object except for a Python generator,
-    which is replaced by one that replays the sampled items first.
+    which is replaced by one that replays the sampled items first. With
+    ``sample_generators=False`` (nothing will train on the replay) a generator
+    is not read at all.
     """
     if _is_dataset(x):
         return _view_dataset(x), x
     if _is_pydataset(x):
         return _view_pydataset(x), x
+    if is_generator(x) and not sample_generators:
+        return DataView(kind="generator", complete=False, problem=GENERATOR_NOT_READ), x
     if is_generator(x):
         head = list(itertools.islice(x, SAMPLE_BATCHES))
         view = view_batches(head, "generator", f"first {len(head)} batches of a generator", None)

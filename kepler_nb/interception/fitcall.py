@@ -39,7 +39,7 @@ class FitCall:
         return self.arguments.get(name, FIT_DEFAULTS.get(name))
 
     @classmethod
-    def bind(cls, fit: Any, model: Any, args: tuple, kwargs: dict) -> FitCall:
+    def bind(cls, fit: Any, model: Any, args: tuple, kwargs: dict, sample_generators: bool = True) -> FitCall:
         """Bind ``fit(*args, **kwargs)`` to names; wrap a generator so it can be sampled."""
         try:
             bound = inspect.signature(fit).bind(model, *args, **kwargs)
@@ -49,18 +49,18 @@ class FitCall:
         except TypeError:
             arguments = dict(zip(["x", "y", "batch_size", "epochs"], args)) | kwargs
         train, arguments["x"] = describe_fit_data(
-            arguments.get("x"), arguments.get("y"), arguments.get("sample_weight")
+            arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"), sample_generators
         )
         call = cls(model=model, arguments=arguments, train=train)
-        call.validation = call._validation_view()
+        call.validation = call._validation_view(sample_generators)
         return call
 
-    def _validation_view(self) -> DataView | None:
+    def _validation_view(self, sample_generators: bool) -> DataView | None:
         data = self["validation_data"]
         if data is not None:
             if isinstance(data, (tuple, list)) and len(data) in (2, 3):
                 return view_arrays(data[0], data[1])
-            view, replaced = describe_fit_data(data, None)
+            view, replaced = describe_fit_data(data, None, sample_generators=sample_generators)
             self.arguments["validation_data"] = replaced
             return view
         split = self["validation_split"] or 0.0
