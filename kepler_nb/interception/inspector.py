@@ -292,7 +292,8 @@ class ModelInspector:
         histories = {m["id"]: self.journal.history(m["id"]) for m in matches}
         heading = text.similar_heading(matches)
         self.show(f"Kepler: {heading}:\n{text.format_similar(matches, histories)}\n  {text.tensorboard_hint(matches)}")
-        rows = text.similar_rows(matches, histories)
+        # A terminal prompt would print the table a second time under the one just shown.
+        rows = [] if _terminal() else text.similar_rows(matches, histories)
         show_choice = {"show": "Show their curves"}
         while True:
             question = _question(
@@ -390,6 +391,14 @@ def shared_journal() -> Journal:
     if home not in _journals:
         _journals[home] = Journal(home)
     return _journals[home]
+
+
+def _terminal() -> bool:
+    try:
+        from ..presentation.frontend import is_terminal
+    except ImportError:  # pragma: no cover - an older presentation layer
+        return False
+    return is_terminal()
 
 
 def _question(text: str, **kwargs: Any) -> Question:

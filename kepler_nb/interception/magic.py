@@ -74,7 +74,10 @@ class KeplerMagics(Magics):
             return self._tensorboard(words[1:])
         if words[:1] == ["search"] and len(words) > 1:
             # The query as typed: its quotes belong to the search language.
-            words = ["search", line.strip()[len("search") :].strip()]
+            query = line.strip()[len("search") :].strip()
+            as_json = query.endswith(" --json") or query.startswith("--json ")
+            query = query.removesuffix(" --json").removeprefix("--json ").strip() if as_json else query
+            words = ["search", query] + (["--json"] if as_json else [])
         try:
             cli.main(words or ["--help"], prog="%kepler")
         except SystemExit as stop:

@@ -198,6 +198,7 @@ def show_curves(
 
         if get_ipython() is not None:
             display(Image(data=buffer.getvalue(), format="png"))
+            show(f"Kepler: the curves of experiments {', '.join(map(str, ids))} (solid: training; dashed: validation).")
             return fig
     except ImportError:  # pragma: no cover - IPython is a dependency
         pass
