@@ -26,24 +26,20 @@ KERAS_DEFAULT_BATCH = 32
 
 
 # -- the similar earlier experiment ------------------------------------------------
-def similar_experiments(journal: Any, project: str | None, model: Any, limit: int = 1) -> list[dict[str, Any]]:
-    """Full records of the latest finished experiments of ``project`` with ``model``'s architecture.
+def similar_experiments(journal: Any, project: str | None, model: Any) -> list[dict[str, Any]]:
+    """The full record of the latest finished experiment of ``project`` with ``model``'s architecture.
 
-    Most recent first, at most ``limit``. Never raises: a journal that can't
-    be read gives no history.
+    A list of at most one. Never raises: a journal that can't be read gives
+    no history.
     """
     from ..journal.records import describe_layers, model_summary
 
     try:
         architecture = model_summary(describe_layers(model))
-        same = [
-            s
-            for s in journal.experiments(project)
-            if s.get("status") == "finished" and s.get("architecture") == architecture
-        ]
-        return [journal.get(s["id"]) for s in reversed(same[-limit:])]
+        record = journal.latest(project=project, status="finished", architecture=architecture)
     except Exception:  # noqa: BLE001 - the history is a help, never a reason to fail
         return []
+    return [record] if record else []
 
 
 def _earlier(ctx: CheckContext) -> dict[str, Any]:

@@ -143,6 +143,13 @@ class Journal:
         record["history"] = self.history(doc.doc_id)
         return record
 
+    def latest(self, **fields: Any) -> dict[str, Any] | None:
+        """The full record of the newest experiment whose summary has these field values."""
+        for doc in reversed(self.table.all()):  # ids grow with time
+            if all(doc.get(k) == v for k, v in fields.items()):
+                return self.get(doc.doc_id)
+        return None
+
     def history(self, experiment_id: int) -> dict[str, list[float]]:
         """Every metric per epoch, as recorded when each epoch finished."""
         history: dict[str, list[float]] = {}
