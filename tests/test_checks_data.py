@@ -472,7 +472,14 @@ def test_a_generator_is_judged_on_its_first_batches():
             x[0, 3] = np.nan
             yield x, rng.integers(0, 3, 16)
 
-    findings = run(dense(20, 3), batches())
+    from kepler_nb.checks.context import CheckContext
+    from kepler_nb.checks.runner import run_checks
+    from kepler_nb.interception.fitcall import FitCall
+    from kepler_nb.interception.routing import original_fit
+
+    # As a fit sees it: the generator is sampled and replayed (kepler.check doesn't read generators).
+    call = FitCall.bind(original_fit(), dense(20, 3), (batches(),), {})
+    findings = run_checks(CheckContext(call))
     assert_no_failures(findings)
     (finding,) = found(findings, "K306")
     assert (
