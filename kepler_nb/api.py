@@ -18,11 +18,11 @@ def check(
 ) -> list[Finding]:
     """Run every pre-training check on ``model`` and the data, as ``model.fit(x, y, **fit_kwargs)`` would see them.
 
-    Nothing is trained and the model is untouched. Each finding is also
-    emitted as a :class:`KeplerWarning`.
+    Nothing is trained and the model is untouched. Each finding (but the
+    skipped checks) is also emitted as a :class:`KeplerWarning`.
     """
     call = FitCall.bind(original_fit(), model, (x, y), fit_kwargs, sample_generators=False)
     findings = run_checks(CheckContext(call), Selection(parse_codes(select), parse_codes(ignore)))
-    for finding in findings:
+    for finding in (f for f in findings if not f.skipped):
         warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
     return findings
