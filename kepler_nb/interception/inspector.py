@@ -147,13 +147,18 @@ class ModelInspector:
         summary["status"] = "running"
         self.experiment_id = journal.start(summary, parts)
         callback = self._callback(call, selection)
+        live = _live_view(self, call, callback)  # curves and progress in the notebook
         try:
-            self.history = call.call_fit(fit, [callback])
+            self.history = call.call_fit(fit, [callback] + ([live] if live else []))
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             self._finish(model, callback, status, error=_error_summary(error))
+            if live:
+                live.end(status)
             raise
         self._finish(model, callback, "finished")
+        if live:
+            live.end("finished")
         if options.save_weights:
             self._save_weights(model)
         return self.history
@@ -391,6 +396,13 @@ def shared_journal() -> Journal:
     if home not in _journals:
         _journals[home] = Journal(home)
     return _journals[home]
+
+
+def _live_view(inspector: ModelInspector, call: FitCall, callback: Any) -> Any:
+    """The live view of this fit (a Keras callback), or None outside a notebook kernel."""
+    from ..presentation.live import LiveView
+
+    return LiveView.start(inspector, call, callback)
 
 
 def _terminal() -> bool:

@@ -64,7 +64,8 @@ class KeplerMagics(Magics):
         """Kepler's journal and checks: ``%kepler list``, ``show ID``, ``search Q``,
         ``findings [ID]``, ``checks``, ``explain CODE``, ``export ID [ID ...] -o FILE.html``,
         ``export --project P -o FILE.html``, ``note ID "conclusion"``,
-        ``tensorboard [ID ...] [--logdir DIR]`` (no ids: the last cell's run and its similar ones)."""
+        ``tensorboard [ID ...] [--logdir DIR]`` (no ids: the last cell's run and its similar ones),
+        ``journal [--project P | --all] [--inline]`` (the journal widget, in JupyterLab's right sidebar)."""
         from ..presentation import cli
 
         words = shlex.split(line)
@@ -72,6 +73,8 @@ class KeplerMagics(Magics):
             return self._findings(words[1:])
         if words[:1] == ["tensorboard"]:
             return self._tensorboard(words[1:])
+        if words[:1] == ["journal"]:
+            return self._journal(words[1:])
         if words[:1] == ["search"] and len(words) > 1:
             # The query as typed: its quotes belong to the search language.
             query = line.strip()[len("search") :].strip()
@@ -128,6 +131,23 @@ class KeplerMagics(Magics):
             return run_cell_grid(self, cell, options, _unquote(args.grid), args.random, args.seed)
         except GridSpecError as error:
             raise UsageError(str(error)) from None
+
+    def _journal(self, words: list[str]) -> None:
+        """``%kepler journal``: the experiments of this notebook's project (``--project P``, ``--all``)."""
+        from ..presentation.journal_widget import open_journal
+        from .inspector import _default_project, shared_journal
+
+        unknown = [w for w in words if w.startswith("-") and w not in ("--project", "-p", "--all", "--inline")]
+        if unknown or words[-1:] in (["--project"], ["-p"]):
+            raise UsageError("Usage: %kepler journal [--project P | --all] [--inline]")
+        project = None
+        for flag in ("--project", "-p"):
+            if flag in words:
+                project = words[words.index(flag) + 1]
+        if project is None and "--all" not in words:
+            last = self.last_inspectors[-1].options.project if self.last_inspectors else None
+            project = last or _default_project(self.shell.user_ns)
+        open_journal(shared_journal(), project=project, inline="--inline" in words, shell=self.shell)
 
     def _tensorboard(self, words: list[str]) -> None:
         """``%kepler tensorboard ID ID ... [--logdir DIR]``: their curves, side by side in TensorBoard."""

@@ -1,33 +1,80 @@
-"""Questions Kepler asks before training, and how they get an answer without a person.
+"""Questions Kepler asks before training, and how each gets an answer.
 
 Every question has two canonical answers: ``continue`` (train) and ``skip``
-(don't train). The answer comes from, in order: the cell's ``--answer``
-option, the ``KEPLER_ANSWER`` environment variable, a person at a terminal
-IPython prompt, else the question's documented default. A run with no front
-end (nbclient, papermill, CI) never waits.
+(don't train); a question may offer more (``extra_choices``, e.g. "show"
+for "show me those curves"), which a person can pick but no setting can.
+
+The answer comes from, in order:
+
+1. the cell's ``--answer`` option;
+2. the ``KEPLER_ANSWER`` environment variable (``continue`` or ``skip``);
+3. where nobody can answer (a script, or a kernel run headless by nbclient,
+   papermill or CI: its requests allow no input): the question's default,
+   at once;
+4. a person: a text prompt in a terminal IPython, a dialog in a notebook.
+   The dialog blocks its cell (and the cells queued after it) until a
+   button is clicked; if nobody clicks within ``KEPLER_DIALOG_TIMEOUT``
+   seconds (default 300), or the front end shows no widgets, the default is
+   taken.
+
+Whichever way, the output says which answer was taken and why.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import frontend
 
 ANSWERS = ("continue", "skip")
 
 
 @dataclass(frozen=True)
 class Question:
+    """A question with its answers' labels, its default, and optional details.
+
+    ``details`` is a short table (rows of text, under ``columns`` when given),
+    e.g. the similar runs found; ``extra_choices`` maps more answers to their
+    labels (``{"show": "Show their curves"}``): the dialog returns that key,
+    and the caller may act on it and ask again.
+    """
+
     text: str
     continue_label: str = "Train anyway"
     skip_label: str = "Don't train"
     default: str = "continue"
+    details: Sequence[Sequence[Any]] = ()
+    columns: Sequence[str] = ()
+    extra_choices: Mapping[str, str] = field(default_factory=dict)
+    title: str = "Kepler"
+
+    def __post_init__(self) -> None:
+        if self.default not in ANSWERS:
+            raise ValueError(f"Question(default={self.default!r}): a default must be 'continue' or 'skip'")
+        clash = set(self.extra_choices) & set(ANSWERS)
+        if clash:
+            raise ValueError(f"extra_choices may not redefine {sorted(clash)}; set continue_label/skip_label instead")
+        object.__setattr__(self, "details", tuple(tuple(_text(cell) for cell in row) for row in self.details))
+        object.__setattr__(self, "columns", tuple(_text(c) for c in self.columns))
+        object.__setattr__(self, "extra_choices", dict(self.extra_choices))
+
+    @property
+    def choices(self) -> dict[str, str]:
+        """Every answer and its label, in the order the buttons appear."""
+        return {**self.extra_choices, "continue": self.continue_label, "skip": self.skip_label}
+
+    def label(self, choice: str) -> str:
+        return self.choices.get(choice, choice)
 
 
 @dataclass(frozen=True)
 class Answer:
-    choice: str  # "continue" or "skip"
+    choice: str  # "continue", "skip" or one of the question's extra choices
     why: str
+    source: str = ""  # "option", "environment", "default", "timeout", "prompt", "click"
 
     @property
     def train(self) -> bool:
@@ -35,6 +82,7 @@ class Answer:
 
 
 def validate_answer(value: str | None, source: str) -> str | None:
+    """``value`` as a canonical answer, None when unset; ValueError when it is not one."""
     if value is None or value == "":
         return None
     value = value.strip().lower()
@@ -43,43 +91,74 @@ def validate_answer(value: str | None, source: str) -> str | None:
     return value
 
 
-def ask(question: Question, cell_answer: str | None = None, show=print) -> Answer:
+def ask(question: Question, cell_answer: str | None = None, show: Callable[[str], Any] = print) -> Answer:
     """Ask ``question`` the best way available here; say which answer was taken and why."""
-    answer = _decide(question, cell_answer)
-    label = question.continue_label if answer.train else question.skip_label
-    show(f"Kepler: {question.text} -> {label} ({answer.why})")
+    answer = _given(question, cell_answer)
+    if answer is None:
+        nobody = frontend.nobody_can_answer()
+        if nobody:
+            why = f"the default: {nobody}; set KEPLER_ANSWER or --answer to choose"
+            answer = Answer(question.default, why, "default")
+        elif frontend.is_terminal():
+            answer = ask_terminal(question)
+        else:
+            from .dialog import ask_in_dialog
+
+            return ask_in_dialog(question)  # the dialog collapses into the answer line itself
+    show(answer_line(question, answer))
     return answer
 
 
-def _decide(question: Question, cell_answer: str | None) -> Answer:
+def answer_line(question: Question, answer: Answer) -> str:
+    """One line saying what was asked, what was chosen and why."""
+    return f"Kepler: {question.text} -> {question.label(answer.choice)} ({answer.why})"
+
+
+def _given(question: Question, cell_answer: str | None) -> Answer | None:
     if cell_answer:
-        return Answer(validate_answer(cell_answer, "--answer"), "from the cell's --answer option")
+        return Answer(validate_answer(cell_answer, "--answer"), "from the cell's --answer option", "option")
     env = validate_answer(os.environ.get("KEPLER_ANSWER"), "KEPLER_ANSWER")
     if env:
-        return Answer(env, "from KEPLER_ANSWER")
-    if _terminal_ipython():
-        return _ask_terminal(question)
-    return Answer(question.default, "no one can answer here: the default; set KEPLER_ANSWER or --answer to choose")
+        return Answer(env, "from KEPLER_ANSWER", "environment")
+    return None
 
 
-def _terminal_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "TerminalInteractiveShell" and sys.stdin.isatty()
-
-
-def _ask_terminal(question: Question) -> Answer:
-    keys = {"c": "continue", "s": "skip"}
-    prompt = f"{question.text} [c] {question.continue_label} / [s] {question.skip_label} (default {question.default}): "
+def ask_terminal(question: Question, read: Callable[[str], str] = input) -> Answer:
+    """A text prompt: one letter per answer, Enter for the default."""
+    keys = _keys(question.choices)
+    if question.details:
+        print(_table(question))
+    letters = {choice: key for key, choice in keys.items()}
+    options = " / ".join(f"[{letters[choice]}] {label}" for choice, label in question.choices.items())
+    prompt = f"{question.text} {options} (default: {question.label(question.default)}): "
     while True:
         try:
-            reply = input(prompt).strip().lower()
+            reply = read(prompt).strip().lower()
         except EOFError:
-            return Answer(question.default, "no input: the default")
+            return Answer(question.default, "the default: no input", "default")
         if not reply:
-            return Answer(question.default, "the default")
+            return Answer(question.default, "the default: Enter pressed", "prompt")
+        if reply in question.choices:
+            return Answer(reply, "answered at the prompt", "prompt")
         if reply[:1] in keys:
-            return Answer(keys[reply[:1]], "answered at the prompt")
+            return Answer(keys[reply[:1]], "answered at the prompt", "prompt")
+        print(f"Please answer {', '.join(keys)} or press Enter for the default.")
+
+
+def _keys(choices: Mapping[str, str]) -> dict[str, str]:
+    """A distinct letter for each answer: its first free letter ('c' continue, 's' skip)."""
+    keys: dict[str, str] = {}
+    for choice in sorted(choices, key=lambda c: c not in ANSWERS):  # the canonical answers pick first
+        letter = next((ch for ch in choice.lower() if ch.isalnum() and ch not in keys), None)
+        keys[letter or str(len(keys) + 1)] = choice
+    return keys
+
+
+def _table(question: Question) -> str:
+    rows = ([question.columns] if question.columns else []) + list(question.details)
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
+    return "\n".join("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

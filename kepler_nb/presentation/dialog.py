@@ -1,0 +1,133 @@
+"""A question as a dialog in the cell's output, blocking the cell until answered.
+
+The dialog is a widget: the question, an optional table of details, one
+button per answer and a countdown to the default. Its front-end half says
+"ready" when it loads; no "ready" within ``HANDSHAKE_SECONDS`` means this
+front end shows no widgets (or cannot reach the kernel), and the default is
+taken. Once answered, the dialog's output is replaced by one line of text
+saying what was chosen and why; that line is what the saved notebook keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import anywidget
+import traitlets
+
+from . import assets, frontend, waiting
+from .prompts import Answer, Question, answer_line
+
+TIMEOUT_ENV = "KEPLER_DIALOG_TIMEOUT"
+DEFAULT_TIMEOUT = 300.0  # seconds a shown dialog waits for a click before taking the default
+HANDSHAKE_SECONDS = 10.0  # how long a front end has to show that it displays widgets
+
+
+def dialog_timeout() -> float:
+    """Seconds a dialog waits for a person (``KEPLER_DIALOG_TIMEOUT``; ``inf`` waits for ever)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds; use e.g. 60, 0 or inf") from None
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{TIMEOUT_ENV}={raw!r}: use a number of seconds >= 0, or inf")
+    return value
+
+
+class Dialog(anywidget.AnyWidget):
+    """The widget: it shows a question and reports the button clicked."""
+
+    _esm = assets.module("dialog.js")
+    _css = assets.css()
+
+    title = traitlets.Unicode("Kepler").tag(sync=True)
+    text = traitlets.Unicode().tag(sync=True)
+    columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    rows = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
+    choices = traitlets.List(traitlets.Dict()).tag(sync=True)  # [{"key", "label", "default"}]
+    timeout_s = traitlets.Float(allow_none=True).tag(sync=True)  # None: waits for ever
+
+    def __init__(self, question: Question, timeout: float) -> None:
+        super().__init__(
+            title=question.title,
+            text=question.text,
+            columns=list(question.columns),
+            rows=[list(row) for row in question.details],
+            choices=[
+                {"key": key, "label": label, "default": key == question.default}
+                for key, label in question.choices.items()
+            ],
+            timeout_s=None if math.isinf(timeout) else timeout,
+        )
+        self.question = question
+        self.ready = False
+        self.choice: str | None = None
+        self.on_msg(self._on_msg)
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        # Runs on whichever thread receives the front end's messages (see waiting.py).
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ready":
+            self.ready = True
+            frontend.saw_widget_frontend()
+        elif content.get("type") == "answer" and content.get("choice") in self.question.choices:
+            self.ready = True
+            self.choice = content["choice"]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle:
+            data, metadata = bundle
+            labels = " / ".join(self.question.choices.values())
+            data["text/plain"] = f"Kepler asks: {self.question.text} [{labels}]"
+            return data, metadata
+        return bundle
+
+
+def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
+    """Show ``question`` as a dialog in the cell's output and wait for a click, the timeout, or no front end."""
+    from IPython.display import display
+
+    timeout = dialog_timeout() if timeout is None else timeout
+    if timeout == 0:
+        return _collapse(None, question, Answer(question.default, f"the default: {TIMEOUT_ENV}=0", "timeout"))
+    dialog = Dialog(question, timeout)
+    waiting.route_to_kepler_thread(dialog)
+    handle = display(dialog, display_id=True)
+    started = time.monotonic()
+    try:
+        handshake = min(HANDSHAKE_SECONDS, timeout)
+        if not waiting.wait_until(lambda: dialog.ready, handshake):
+            why = f"the default: the front end showed no widget within {_duration(handshake)}"
+            answer = Answer(question.default, why, "default")
+        elif waiting.wait_until(lambda: dialog.choice is not None, timeout - (time.monotonic() - started)):
+            answer = Answer(dialog.choice, "clicked", "click")
+        else:
+            answer = Answer(question.default, f"the default: nobody answered within {_duration(timeout)}", "timeout")
+    except KeyboardInterrupt:
+        _collapse(handle, question, None)
+        raise
+    finally:
+        dialog.close()
+    return _collapse(handle, question, answer)
+
+
+def _collapse(handle: Any, question: Question, answer: Answer | None) -> Answer | None:
+    """Replace the dialog by one line of text (or print it where no dialog was shown)."""
+    line = answer_line(question, answer) if answer else f"Kepler: {question.text} -> interrupted, no answer"
+    if handle is None:
+        print(line)
+    else:
+        handle.update({"text/plain": line}, raw=True)
+    return answer
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"

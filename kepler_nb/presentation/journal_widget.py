@@ -1,0 +1,334 @@
+"""The journal as a widget: a sortable, filterable table of experiments, their details and curves.
+
+``%kepler journal`` opens it in JupyterLab's right sidebar (through
+``sidecar``), elsewhere in the cell's output. The table lists the
+experiments of one project, newest first, one page at a time; the filter
+box takes the search language of ``Journal.search`` (``val_accuracy > 0.9
+and optimizer = adam``). Selecting rows shows each run's settings, data,
+findings and curves, and with two or more selected, their curves together.
+
+Everything is computed here, from the journal's public API; the widget's
+JavaScript only draws what it is sent and reports clicks and typing. After
+each cell the table is refreshed, so runs recorded in this kernel appear.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import Counter
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..checks.finding import Finding
+from . import assets, charts
+
+log = logging.getLogger("kepler")
+
+PAGE_SIZE = 50
+MAX_SELECTED = 8  # runs shown side by side
+METRIC_COLUMNS = 4
+FIXED_COLUMNS = (
+    {"key": "id", "label": "id", "numeric": True},
+    {"key": "name", "label": "name", "numeric": False},
+    {"key": "status", "label": "status", "numeric": False},
+    {"key": "created", "label": "time", "numeric": False},
+    {"key": "epochs", "label": "epochs", "numeric": True},
+)
+FINDINGS_COLUMN = {"key": "findings", "label": "findings", "numeric": True}
+SEVERITY_LETTERS = (("error", "E"), ("warning", "W"), ("info", "I"))
+
+_open: weakref.WeakSet[JournalWidget] = weakref.WeakSet()
+
+
+class JournalWidget(anywidget.AnyWidget):
+    """The journal table; its state says what the front end shows and what it asked for."""
+
+    _esm = assets.module("charts.js", "journal.js")
+    _css = assets.css()
+
+    title = traitlets.Unicode().tag(sync=True)
+    # asked by the front end
+    query = traitlets.Unicode().tag(sync=True)
+    sort = traitlets.Unicode("id").tag(sync=True)  # "" keeps the query's own order
+    descending = traitlets.Bool(True).tag(sync=True)
+    page = traitlets.Int(0).tag(sync=True)
+    selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    # shown by the front end
+    columns = traitlets.List().tag(sync=True)
+    rows = traitlets.List().tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+    page_size = traitlets.Int(PAGE_SIZE).tag(sync=True)
+    error = traitlets.Unicode().tag(sync=True)
+    details = traitlets.List().tag(sync=True)
+    comparison = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, journal: Any, project: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.journal = journal
+        self.project = project
+        self.title = f"Kepler journal — {project}" if project else "Kepler journal — all projects"
+        self._found: list[dict[str, Any]] = []
+        self._signature: tuple = ()
+        self.observe(self._query_changed, names=["query"])
+        self.observe(self._order_changed, names=["sort", "descending", "page"])
+        self.observe(self._selection_changed, names=["selected"])
+        self.refresh()
+        _open.add(self)
+
+    # -- what the front end asked for ----------------------------------------------------
+    def _query_changed(self, _change: Any = None) -> None:
+        self.refresh(keep_page=False)
+
+    def _order_changed(self, _change: Any = None) -> None:
+        self._show_page()
+
+    def _selection_changed(self, _change: Any = None) -> None:
+        self._show_details()
+
+    # -- computing what it shows -------------------------------------------------------
+    def refresh(self, keep_page: bool = True) -> None:
+        """Read the journal again (new runs, changed statuses) and redraw."""
+        try:
+            found = self._search(self.query)
+        except ValueError as error:  # a malformed query says where and what was expected
+            self.error = str(error)
+            return
+        self.error = ""
+        signature = tuple((s["id"], s.get("status"), s.get("epochs_done")) for s in found)
+        if signature == self._signature and keep_page:
+            return
+        self._signature = signature
+        self._found = found
+        if not keep_page:
+            self.page = 0
+        self._show_page()
+        if self.selected:
+            self._show_details()
+
+    def _search(self, query: str) -> list[dict[str, Any]]:
+        found = self.journal.search(query) if query.strip() else self.journal.experiments()
+        if self.project is not None:
+            found = [s for s in found if s.get("project") == self.project]
+        return found
+
+    def _show_page(self) -> None:
+        found = list(self._found)
+        if self.sort:
+            key = self.sort
+            present = [s for s in found if _sort_value(s, key) is not None]
+            missing = [s for s in found if _sort_value(s, key) is None]
+            present.sort(key=lambda s: _sort_value(s, key), reverse=self.descending)
+            found = present + missing
+        pages = max(1, -(-len(found) // self.page_size))
+        page = min(max(self.page, 0), pages - 1)
+        shown = found[page * self.page_size : (page + 1) * self.page_size]
+        metrics = _metric_columns(self._found)
+        with self.hold_sync():
+            self.columns = [
+                *FIXED_COLUMNS,
+                *({"key": m, "label": m, "numeric": True} for m in metrics),
+                FINDINGS_COLUMN,
+            ]
+            self.rows = [_row(s, metrics) for s in shown]
+            self.total = len(found)
+            if page != self.page:
+                self.page = page
+
+    def _show_details(self) -> None:
+        ids = list(dict.fromkeys(self.selected))[:MAX_SELECTED]
+        records = []
+        for experiment_id in ids:
+            try:
+                records.append(self.journal.get(experiment_id))
+            except LookupError:
+                continue
+        runs = [(f"#{r['id']} {r.get('name') or ''}".strip(), r.get("history") or {}) for r in records]
+        comparison: dict[str, Any] = {}
+        if len(runs) >= 2:
+            drawn = charts.comparison_charts(runs)
+            comparison = {"title": f"{len(runs)} runs compared", "charts": drawn, "legend": _run_legend(runs)}
+        with self.hold_sync():
+            self.details = [_detail(r) for r in records]
+            self.comparison = comparison
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        from .text import format_table
+
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle:
+            newest = sorted(self._found, key=lambda s: s["id"], reverse=True)[: self.page_size]
+            bundle[0]["text/plain"] = f"{self.title}\n{format_table(newest)}"
+        return bundle
+
+
+def open_journal(
+    journal: Any = None, project: str | None = None, inline: bool = False, shell: Any = None
+) -> JournalWidget:
+    """Show the journal: in JupyterLab's right sidebar, or in the cell's output elsewhere."""
+    from IPython.display import display
+
+    from ..journal.journal import Journal
+
+    widget = JournalWidget(journal or Journal(), project=project)
+    _refresh_after_cells(shell)
+    if not inline and _in_jupyterlab(shell):
+        try:
+            from sidecar import Sidecar
+
+            sidecar = Sidecar(title="Kepler journal", anchor="right")
+            with sidecar:
+                display(widget)
+            widget.sidecar = sidecar
+            return widget
+        except Exception:  # noqa: BLE001 - the inline table is the fallback
+            log.exception("could not open the journal in the sidebar; showing it inline")
+    display(widget)
+    return widget
+
+
+def refresh_open_journals() -> None:
+    """Redraw every journal widget open in this kernel (a run was recorded or changed)."""
+    for widget in list(_open):
+        try:
+            widget.refresh()
+        except Exception:  # noqa: BLE001 - a closed or broken widget must not disturb a cell
+            log.debug("could not refresh a journal widget", exc_info=True)
+
+
+def _refresh_after_cells(shell: Any) -> None:
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    events = getattr(shell, "events", None)
+    if events is None:
+        return
+    callbacks = events.callbacks.get("post_run_cell", [])
+    if not any(getattr(c, "__name__", "") == "_kepler_refresh_journals" for c in callbacks):
+        events.register("post_run_cell", _kepler_refresh_journals)
+
+
+def _kepler_refresh_journals(*_args: Any) -> None:
+    refresh_open_journals()
+
+
+def _in_jupyterlab(shell: Any) -> bool:
+    """JupyterLab (or Notebook 7) names the notebook in ``__session__``; VS Code has its own variable."""
+    namespace = getattr(shell, "user_ns", None) or {}
+    if "__vsc_ipynb_file__" in namespace:
+        return False
+    return bool(namespace.get("__session__"))
+
+
+# -- rows and details ------------------------------------------------------------------
+def _metric_columns(summaries: list[dict[str, Any]]) -> list[str]:
+    """The final metrics most runs have: losses first, then validation metrics."""
+    counts = Counter(k for s in summaries for k, v in (s.get("final") or {}).items() if isinstance(v, (int, float)))
+    preferred = ["loss", "val_loss"]
+    others = sorted((k for k in counts if k not in preferred), key=lambda k: (not k.startswith("val_"), -counts[k], k))
+    return [k for k in preferred if k in counts] + others[: METRIC_COLUMNS - 2]
+
+
+def _row(summary: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
+    final = summary.get("final") or {}
+    counts = summary.get("findings") or {}
+    done = summary.get("epochs_done")
+    cells = {
+        "id": str(summary["id"]),
+        "name": str(summary.get("name") or ""),
+        "status": str(summary.get("status") or ""),
+        "created": str(summary.get("created") or "")[:16].replace("T", " "),
+        "epochs": "" if done is None else f"{done}/{summary.get('epochs') or '?'}",
+        "findings": " ".join(f"{counts[s]}{letter}" for s, letter in SEVERITY_LETTERS if counts.get(s)),
+    }
+    for metric in metrics:
+        value = final.get(metric)
+        cells[metric] = charts.format_number(float(value)) if isinstance(value, (int, float)) else ""
+    return {"id": int(summary["id"]), "cells": cells, "status": cells["status"]}
+
+
+def _sort_value(summary: dict[str, Any], key: str) -> Any:
+    if key == "findings":
+        return sum((summary.get("findings") or {}).values())
+    if key == "epochs":
+        return summary.get("epochs_done")
+    if key in ("id", "name", "status", "created"):
+        value = summary.get(key)
+        return value.lower() if isinstance(value, str) else value
+    value = (summary.get("final") or {}).get(key)
+    return value if isinstance(value, (int, float)) else None
+
+
+def _detail(record: dict[str, Any]) -> dict[str, Any]:
+    """One run's settings, data, findings and curves, all as text and chart data."""
+    compile_info = record.get("compile") or {}
+    fit = record.get("fit") or {}
+    data = record.get("data") or {}
+    facts = [
+        ("project", record.get("project")),
+        ("status", record.get("status")),
+        ("created", record.get("created")),
+        ("finished", record.get("finished")),
+        ("hypothesis", record.get("hypothesis")),
+        ("conclusion", record.get("conclusion")),
+        ("tags", ", ".join(record.get("tags") or [])),
+        ("reason", record.get("reason")),
+        ("same as", record.get("duplicate_of")),
+        ("error", record.get("error")),
+        ("notebook", record.get("notebook_path")),
+        ("model", f"{record.get('architecture')} ({record.get('n_params')} parameters)"),
+        ("optimizer", f"{compile_info.get('optimizer')} (learning rate {compile_info.get('learning_rate')})"),
+        ("loss", compile_info.get("loss")),
+        ("metrics", compile_info.get("metrics")),
+        ("fit", ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0, ""))),
+        ("data", _data_text(data)),
+        ("classes", data.get("class_counts")),
+        ("final", ", ".join(f"{k} {charts.format_number(v)}" for k, v in (record.get("final") or {}).items())),
+    ]
+    findings = []
+    for raw in record.get("findings") or []:
+        try:
+            finding = Finding.from_dict(raw)
+        except Exception:  # noqa: BLE001 - an old record's odd finding still shows as text
+            findings.append({"severity": str(raw.get("severity", "")), "text": str(raw)})
+            continue
+        if not finding.skipped:
+            findings.append({"severity": finding.severity, "text": finding.line()})
+    history = record.get("history") or {}
+    drawn = charts.metric_charts(history, epochs=record.get("epochs"), width=260, height=170)
+    return {
+        "id": record["id"],
+        "title": f"#{record['id']} {record.get('name') or ''}".strip(),
+        "facts": [[k, _text(v)] for k, v in facts if v not in (None, "", [], {})],
+        "findings": findings,
+        "charts": drawn,
+        "legend": charts.legend_for(drawn),
+    }
+
+
+def _data_text(data: dict[str, Any]) -> str:
+    if not data:
+        return ""
+    parts = [f"{data.get('n_samples')} samples", f"{data.get('n_features')} features"]
+    if data.get("fingerprint"):
+        parts.append(f"fingerprint {str(data['fingerprint'])[:12]}")
+    return ", ".join(parts)
+
+
+def _run_legend(runs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    legend = [
+        {"label": label, "color": charts.PALETTE[i % len(charts.PALETTE)], "kind": "run"}
+        for i, (label, _) in enumerate(runs)
+    ]
+    return legend + [{"label": "validation", "color": "#777", "dashed": True, "kind": "val"}]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,118 @@
+"""Blocking a busy cell until a widget answers, without blocking the widget.
+
+A dialog must stop its cell (and, under "Run All", every cell queued after
+it) until a person clicks. The click reaches the kernel as a ``comm_msg`` on
+the shell channel, the same channel the queued cells wait on, and the main
+thread is busy running the cell that asked. How the click gets in depends on
+ipykernel:
+
+* ipykernel >= 7 runs shell messages for *subshells* on their own threads,
+  and (7.4+) routes a comm's messages to the subshell its kernel half last
+  spoke from. Kepler opens one subshell of its own and routes its widgets'
+  comms there: their messages are handled on that thread while the main
+  thread waits, whatever the front end's settings, and the queued cells
+  stay queued on the main shell. On 7.0-7.3 the route is the front end's
+  (JupyterLab >= 4.4 sends widget messages to a subshell by default).
+* ipykernel 6 has one shell thread: the waiting loop itself takes messages
+  off the shell channel (jupyter-ui-poll), handles comm messages at once,
+  and sets queued ``execute_request``\\ s aside to run after the cell.
+
+Either way the wait is a plain loop with a deadline, so a dialog nobody
+answers ends; ``KeyboardInterrupt`` (the stop button) ends it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import frontend
+
+log = logging.getLogger("kepler")
+
+_subshell: dict[int, str | None] = {}  # id(kernel) -> Kepler's subshell id
+_POLL_SECONDS = 0.05
+
+
+def route_to_kepler_thread(widget: Any) -> bool:
+    """Have the front end's messages for ``widget`` handled while the main thread is busy.
+
+    Returns True when the kernel routes them to Kepler's own thread, False
+    when they take the kernel's usual way (a front-end subshell, or the
+    polling loop of :func:`wait_until` on ipykernel 6).
+    """
+    kernel = frontend.kernel()
+    comm = getattr(widget, "comm", None)
+    if kernel is None or comm is None or not hasattr(comm, "_reply_subshell_for"):
+        return False
+    subshell_id = _kepler_subshell(kernel)
+    if subshell_id is None:
+        return False
+    comm._reply_subshell_for = lambda data, default: subshell_id
+    return True
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Block until ``condition()`` is true (True) or ``timeout`` seconds pass (False).
+
+    Widget messages keep arriving while it waits (see the module doc).
+    """
+    deadline = time.monotonic() + max(0.0, timeout)
+    with _polling() as poll:
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            poll()
+            time.sleep(min(_POLL_SECONDS, max(remaining, 0.0)))
+    return True
+
+
+@contextlib.contextmanager
+def _polling() -> Iterator[Callable[[], None]]:
+    """A function that lets pending shell messages in (ipykernel 6), else a no-op."""
+    kernel = frontend.kernel()
+    if kernel is None or getattr(kernel, "shell_channel_thread", None) is not None or not _has_iteration(kernel):
+        yield lambda: None
+        return
+    from jupyter_ui_poll import ui_events
+
+    with ui_events() as poll:
+        yield lambda: poll(20)
+
+
+def _has_iteration(kernel: Any) -> bool:
+    return callable(getattr(kernel, "do_one_iteration", None))
+
+
+def _kepler_subshell(kernel: Any) -> str | None:
+    """Kepler's subshell in this kernel (created once), or None where there are none."""
+    key = id(kernel)
+    if key in _subshell:
+        return _subshell[key]
+    thread = getattr(kernel, "shell_channel_thread", None)
+    manager = getattr(thread, "manager", None)
+    create = getattr(manager, "_create_subshell", None)
+    subshell_id = None
+    if create is not None:
+        done, box = threading.Event(), {}
+
+        def make() -> None:  # subshells are made on the shell channel thread only
+            try:
+                box["id"] = create()
+            except Exception as error:  # noqa: BLE001 - fall back to the kernel's own routing
+                box["error"] = error
+            finally:
+                done.set()
+
+        thread.io_loop.add_callback(make)
+        if done.wait(5):
+            subshell_id = box.get("id")
+            if "error" in box:
+                log.warning("could not open a subshell for Kepler's widgets: %s", box["error"])
+    _subshell[key] = subshell_id
+    return subshell_id
