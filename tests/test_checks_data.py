@@ -457,11 +457,22 @@ def test_dict_inputs_name_the_input():
 def test_a_dataset_is_judged_on_its_sample_and_says_so():
     tf = pytest.importorskip("tensorflow")
     images = RNG.integers(0, 256, size=(512, 8, 8, 1)).astype("float32")
-    ds = tf.data.Dataset.from_tensor_slices((images, RNG.integers(0, 10, 512))).batch(32)
+    sliced = tf.data.Dataset.from_tensor_slices((images, RNG.integers(0, 10, 512)))
+    ds = sliced.map(lambda x, y: (x, y)).batch(32)  # a map: only a sample can be read
     findings = run(dense((8, 8, 1)), ds)
     assert_no_failures(findings)
     (finding,) = found(findings, "K303")
     assert "only a sample was inspected" in finding.message and "256 samples" in finding.message
+
+
+def test_a_sliced_dataset_is_judged_on_all_its_arrays():
+    tf = pytest.importorskip("tensorflow")
+    images = RNG.integers(0, 256, size=(512, 8, 8, 1)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((images, RNG.integers(0, 10, 512))).shuffle(512).batch(32)
+    findings = run(dense((8, 8, 1)), ds)
+    assert_no_failures(findings)
+    (finding,) = found(findings, "K303")
+    assert "only a sample" not in finding.message and "values 0..255" in finding.message
 
 
 def test_a_generator_is_judged_on_its_first_batches():

@@ -70,7 +70,7 @@ def fit_inputs(kind, x, y):
     if kind == "dict":
         return dict(x={"a": x[:, :3], "b": x[:, 3:]}, y=y), N
     if kind == "dataset":
-        return dict(x=tf.data.Dataset.from_tensor_slices((x, y)).batch(32)), None
+        return dict(x=tf.data.Dataset.from_tensor_slices((x, y)).shuffle(N).batch(32)), N  # read from its source
     if kind == "pydataset":
         return dict(x=Batches(x, y)), None
     raise AssertionError(kind)

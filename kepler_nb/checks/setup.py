@@ -256,7 +256,8 @@ def _dataset_not_shuffled(ctx: CheckContext):
         order = ordered_labels(*ids)
     if order:
         yield Report(
-            f"the tf.data pipeline has no shuffle() step, and its first {len(ids[0])} samples are ordered: {order}",
+            f"the tf.data pipeline has no shuffle() step, and its {_which_samples(ctx.train, len(ids[0]))} "
+            f"are ordered: {order}",
             fix="Add .shuffle(buffer_size) before .batch(), with a buffer at least as large as the data when the "
             "source is sorted.",
             details={"pipeline_shuffles": False},
@@ -268,6 +269,10 @@ def _dataset_not_shuffled(ctx: CheckContext):
             severity="info",
             details={"pipeline_shuffles": False},
         )
+
+
+def _which_samples(view: Any, n: int) -> str:
+    return f"{n} samples" if view.complete else f"first {n} samples"
 
 
 def pipeline_shuffles(dataset: Any, limit: int = 10_000) -> bool | None:

@@ -206,6 +206,12 @@ def _view_dataset(ds: Any) -> DataView:
 
     cardinality = int(tf.data.experimental.cardinality(ds).numpy())
     total = cardinality if cardinality >= 0 else None
+    source = _sliced_arrays(ds)
+    if source is not None:
+        view = view_arrays(*source)
+        view.kind = "dataset"
+        view.note = "the arrays the tf.data pipeline slices, read without iterating it"
+        return view
     changes = _changes_when_read(ds)
     if changes:
         why = f"not sampled: reading it here would change what fit reads ({changes})"
@@ -218,6 +224,35 @@ def _view_dataset(ds: Any) -> DataView:
     view = view_batches(batches, "dataset", f"first {len(batches)} batches of a tf.data.Dataset", None)
     view.note += f"; {total} batches in all" if total is not None else ""
     return view
+
+
+# Steps that only reorder, group or repeat the samples of their input.
+REORDERING_STEPS = frozenset(
+    {"_ShuffleDataset", "_BatchDataset", "_ParallelBatchDataset", "_PrefetchDataset", "_RepeatDataset"}
+    | {"CacheDataset", "_OptionsDataset"}
+)
+
+
+def _sliced_arrays(ds: Any) -> tuple[Any, Any] | None:
+    """``(x, y)`` of a ``from_tensor_slices(...)`` pipeline that only shuffles, batches, repeats or prefetches.
+
+    Read from the source's tensors: nothing is iterated, so no shuffle seed
+    advances, and every sample is seen. None for any other pipeline.
+    """
+    import tensorflow as tf
+
+    node = ds
+    while type(node).__name__ in REORDERING_STEPS:
+        node = getattr(node, "_input_dataset", None)
+    if type(node).__name__ != "_TensorSliceDataset" or not hasattr(node, "_tensors"):
+        return None
+    try:
+        element = _to_numpy(tf.nest.pack_sequence_as(node.element_spec, list(node._tensors)))
+    except Exception:  # noqa: BLE001 - an unfamiliar structure: fall back to sampling
+        return None
+    if isinstance(element, tuple) and len(element) in (2, 3):
+        return element[0], element[1]
+    return element, None
 
 
 def _view_pydataset(ds: Any) -> DataView:
