@@ -51,7 +51,7 @@ COMPACT_RATIO = 3
 COMPACT_MIN_LINES = 2000
 # Refresh the backup once the log has grown by this fraction since it was taken.
 BACKUP_GROWTH = 0.25
-BACKUP_MIN_BYTES = 64 * 1024
+BACKUP_MIN_BYTES = 4 * 1024  # small journals get a copy early; copying them is cheap
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 
