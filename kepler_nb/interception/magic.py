@@ -134,6 +134,7 @@ class KeplerMagics(Magics):
 
     def _journal(self, words: list[str]) -> None:
         """``%kepler journal``: the experiments of this notebook's project (``--project P``, ``--all``)."""
+        from ..journal.journal import Journal
         from ..presentation.journal_widget import open_journal
         from .inspector import _default_project, shared_journal
 
@@ -147,7 +148,7 @@ class KeplerMagics(Magics):
         if project is None and "--all" not in words:
             last = self.last_inspectors[-1].options.project if self.last_inspectors else None
             project = last or _default_project(self.shell.user_ns)
-        open_journal(shared_journal(), project=project, inline="--inline" in words, shell=self.shell)
+        open_journal(Journal(shared_journal().home), project=project, inline="--inline" in words, shell=self.shell)
 
     def _tensorboard(self, words: list[str]) -> None:
         """``%kepler tensorboard ID ID ... [--logdir DIR]``: their curves, side by side in TensorBoard."""

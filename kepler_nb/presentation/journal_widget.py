@@ -9,12 +9,16 @@ findings and curves, and with two or more selected, their curves together.
 
 Everything is computed here, from the journal's public API; the widget's
 JavaScript only draws what it is sent and reports clicks and typing. After
-each cell the table is refreshed, so runs recorded in this kernel appear.
+each cell, and when a fit starts and ends, the table is refreshed, so runs
+recorded in this kernel appear. On ipykernel 7 the widget answers while a
+cell is training (its messages are handled on Kepler's own thread, see
+:mod:`kepler_nb.presentation.waiting`); on ipykernel 6, between cells.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections import Counter
 from typing import Any
@@ -23,7 +27,7 @@ import anywidget
 import traitlets
 
 from ..checks.finding import Finding
-from . import assets, charts
+from . import assets, charts, frontend, waiting
 
 log = logging.getLogger("kepler")
 
@@ -72,6 +76,9 @@ class JournalWidget(anywidget.AnyWidget):
         self.title = f"Kepler journal — {project}" if project else "Kepler journal — all projects"
         self._found: list[dict[str, Any]] = []
         self._signature: tuple = ()
+        # The front end's requests may be handled on Kepler's own thread (see waiting.py) while
+        # the main thread refreshes after a cell: one at a time.
+        self._lock = threading.RLock()
         self.observe(self._query_changed, names=["query"])
         self.observe(self._order_changed, names=["sort", "descending", "page"])
         self.observe(self._selection_changed, names=["selected"])
@@ -83,14 +90,20 @@ class JournalWidget(anywidget.AnyWidget):
         self.refresh(keep_page=False)
 
     def _order_changed(self, _change: Any = None) -> None:
-        self._show_page()
+        with self._lock:
+            self._show_page()
 
     def _selection_changed(self, _change: Any = None) -> None:
-        self._show_details()
+        with self._lock:
+            self._show_details()
 
     # -- computing what it shows -------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:
         """Read the journal again (new runs, changed statuses) and redraw."""
+        with self._lock:
+            self._refresh(keep_page)
+
+    def _refresh(self, keep_page: bool) -> None:
         try:
             found = self._search(self.query)
         except ValueError as error:  # a malformed query says where and what was expected
@@ -172,7 +185,9 @@ def open_journal(
 
     from ..journal.journal import Journal
 
+    # Its own Journal object: the widget may read on another thread while a fit records.
     widget = JournalWidget(journal or Journal(), project=project)
+    waiting.route_to_kepler_thread(widget)  # sorting and filtering work while a cell trains
     _refresh_after_cells(shell)
     if not inline and _in_jupyterlab(shell):
         try:
@@ -185,6 +200,9 @@ def open_journal(
             return widget
         except Exception:  # noqa: BLE001 - the inline table is the fallback
             log.exception("could not open the journal in the sidebar; showing it inline")
+    if shell is None and frontend.shell() is None:  # plain Python: the table as text
+        print(widget._repr_mimebundle_()[0]["text/plain"])
+        return widget
     display(widget)
     return widget
 
@@ -199,10 +217,7 @@ def refresh_open_journals() -> None:
 
 
 def _refresh_after_cells(shell: Any) -> None:
-    if shell is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
+    shell = shell or frontend.shell()
     events = getattr(shell, "events", None)
     if events is None:
         return
@@ -280,7 +295,7 @@ def _detail(record: dict[str, Any]) -> dict[str, Any]:
         ("error", record.get("error")),
         ("notebook", record.get("notebook_path")),
         ("model", f"{record.get('architecture')} ({record.get('n_params')} parameters)"),
-        ("optimizer", f"{compile_info.get('optimizer')} (learning rate {compile_info.get('learning_rate')})"),
+        ("optimizer", f"{compile_info.get('optimizer')} (learning rate {_text(compile_info.get('learning_rate'))})"),
         ("loss", compile_info.get("loss")),
         ("metrics", compile_info.get("metrics")),
         ("fit", ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0, ""))),
@@ -327,6 +342,8 @@ def _run_legend(runs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return charts.format_number(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     if isinstance(value, (list, tuple)):

@@ -152,8 +152,9 @@ class LiveView(keras.callbacks.Callback):
             )
             line = f"Kepler: experiment {experiment} {status}: {done}/{self.epochs} epochs in {_seconds(total)}"
             line += f"; {final}" if final else ""
-            bundle = {"text/plain": line}  # shown where images are not
             drawn = charts.metric_charts(self.history, self.ghosts, self.epochs)
+            names = ", ".join(chart["title"] for chart in drawn)
+            bundle = {"text/plain": f"[curves of experiment {experiment}: {names}]"}  # where images are not shown
             if drawn:
                 bundle["image/svg+xml"] = charts.charts_svg(drawn, charts.legend_for(drawn))
             self.handle.update(bundle, raw=True)

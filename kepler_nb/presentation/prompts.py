@@ -142,7 +142,7 @@ def ask_terminal(question: Question, read: Callable[[str], str] = input) -> Answ
             return Answer(reply, "answered at the prompt", "prompt")
         if reply[:1] in keys:
             return Answer(keys[reply[:1]], "answered at the prompt", "prompt")
-        print(f"Please answer {', '.join(keys)} or press Enter for the default.")
+        print(f"Please answer {', '.join(letters[c] for c in question.choices)} or press Enter for the default.")
 
 
 def _keys(choices: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,78 @@
+"""The live training view in JupyterLab: curves per epoch, earlier runs behind, one progress line."""
+
+from __future__ import annotations
+
+import pytest
+
+from kepler_nb.journal.journal import Journal
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SETUP = """
+import os, time, numpy as np, keras
+rng = np.random.default_rng(0)
+x = rng.normal(size=(512, 8)).astype("float32")
+labels = (x[:, 0] + x[:, 1] > 0).astype("int64")
+def model(lr):
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(2, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+class HoldBeforeLastEpoch(keras.callbacks.Callback):
+    "Keeps the fit at the end of its third epoch until the test has looked (or a minute has passed)."
+    def __init__(self, flag):
+        super().__init__()
+        self.flag = flag
+    def on_epoch_end(self, epoch, logs=None):
+        deadline = time.monotonic() + 60
+        while epoch == 2 and not os.path.exists(self.flag) and time.monotonic() < deadline:
+            time.sleep(0.05)
+"""
+EARLIER = """%%kepler_fit --project live --name earlier --answer continue
+model(0.01).fit(x, labels, epochs=4, validation_split=0.25)"""
+
+
+def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, artifacts, tmp_path):
+    flag = tmp_path / "looked"
+    watched = (
+        "%%kepler_fit --project live --name watched --answer continue\n"
+        f"hold = HoldBeforeLastEpoch({str(flag)!r})\n"
+        "h = model(0.003).fit(x, labels, epochs=4, validation_split=0.25, callbacks=[hold])"
+    )
+    nb, home = notebook([SETUP, EARLIER, watched, "print('after the fit')"])
+    nb.run_all()
+    page = nb.page
+    live = nb.cell(3).locator(".kepler-live")
+    live.wait_for(timeout=120_000)
+    progress = live.locator(".kepler-live-progress")
+    page.wait_for_function(
+        "(el) => el.textContent.startsWith('epoch 2/4')", arg=progress.element_handle(), timeout=60_000
+    )
+    text = progress.inner_text()
+    assert "/epoch" in text and "val_loss" in text and "left" in text
+    charts = live.locator("svg.kepler-chart")
+    assert sorted(charts.nth(i).get_attribute("data-metric") for i in range(charts.count())) == ["accuracy", "loss"]
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        assert chart.locator("polyline.kepler-line").count() == 2, "training and validation curves"
+        assert chart.locator("polyline.kepler-line-ghost").count() == 2, "the earlier run's curves, behind"
+    assert "similar earlier experiments (#1 earlier)" in live.inner_text()
+    nb.screenshot(artifacts / "live-view-training.png", live)
+
+    flag.write_text("seen")
+    shown = nb.wait_for_text(3, "finished: 4/4 epochs")
+    assert "Kepler: experiment 2 finished: 4/4 epochs in" in shown
+    assert "━" not in shown and "/step" not in shown, "Keras' progress bar is replaced by the progress line"
+    image = nb.cell(3).locator(".jp-OutputArea-output img")
+    image.wait_for(timeout=30_000)
+    assert image.get_attribute("src").startswith("data:image/svg+xml")
+    assert nb.cell(3).locator(".kepler-live").count() == 0, "the widget leaves a static picture behind"
+    nb.wait_for_text(4, "after the fit")
+    nb.screenshot(artifacts / "live-view-finished.png", image)
+
+    runs = Journal(home).experiments(project="live")
+    assert [(r["name"], r["status"], r["epochs_done"]) for r in runs] == [
+        ("earlier", "finished", 4),
+        ("watched", "finished", 4),
+    ]
