@@ -71,6 +71,7 @@ def headless(tmp_path_factory):
         fit_cell("progress-auto", model="softmax_model(4)", fit="verbose='auto'", epochs=3),
         fit_cell("progress-two", model="softmax_model(5)", fit="verbose=2", epochs=3),
         fit_cell("progress-none", model="softmax_model(6)", fit="verbose=0", epochs=3),
+        "%kepler journal --project headless",
     ]
     path = make_notebook(cells, folder / "headless.ipynb")
     started = time.monotonic()
@@ -116,6 +117,17 @@ def test_verbose_is_respected_for_text_output(headless):
     two, none = cell_text(nb.cells[7]), cell_text(nb.cells[8])
     assert "Kepler: epoch" not in two and two.count("Epoch ") == 3, "verbose=2 keeps Keras' line per epoch"
     assert "Kepler: epoch" not in none and "Epoch " not in none and "━" not in none
+
+
+def test_the_journal_shows_inline_without_jupyterlab(headless):
+    nb, _, _ = headless
+    (output,) = [o for o in nb.cells[9].outputs if "data" in o]
+    assert "application/vnd.jupyter.widget-view+json" in output["data"], "a widget, in the cell's output"
+    table = output["data"]["text/plain"]
+    assert table.startswith("Kepler journal — headless")
+    assert [line.split()[2] for line in table.splitlines()[2:]] == [
+        "progress-none", "progress-two", "progress-auto", "environment", "cell-option", "default"
+    ]  # fmt: skip
 
 
 def _seconds(cell) -> float:
@@ -280,6 +292,23 @@ def test_a_click_answers_the_dialog_and_the_queued_cell_waits_for_it(front_end):
     assert "Train anyway? -> Stop (clicked)" in shown and "epochs trained: 0" in shown
     assert "the next cell ran" in client.idle(queued)
     assert journal.search({"name": "clicked"})[0]["status"] == "skipped"
+
+
+def test_a_dialog_in_a_cell_queued_behind_another_dialog_still_hears_its_front_end(front_end):
+    """On ipykernel 6 the queued cells run after the waiting one from a replay: the second
+    dialog must still receive the front end's first message ("ready")."""
+    client, _ = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '3'"))
+    first = client.execute(fit_cell("first-of-two"))
+    second = client.execute(fit_cell("second-of-two", model="sigmoid_model()", epochs=3))
+    last = client.execute("print('the last cell ran')")
+    dialog = client.dialog(first)
+    client.send_to_widget(dialog, {"type": "ready"})
+    client.send_to_widget(dialog, {"type": "answer", "choice": "continue"})
+    assert "-> Train anyway (clicked)" in client.idle(first)
+    client.send_to_widget(client.dialog(second), {"type": "ready"})
+    assert "-> Train anyway (the default: nobody answered within 3 s)" in client.idle(second)
+    assert "the last cell ran" in client.idle(last)
 
 
 def test_a_dialog_nobody_answers_takes_the_default_after_the_timeout(front_end):

@@ -10,6 +10,7 @@ saying what was chosen and why; that line is what the saved notebook keeps.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -20,6 +21,8 @@ import traitlets
 
 from . import assets, frontend, waiting
 from .prompts import Answer, Question, answer_line
+
+log = logging.getLogger("kepler")
 
 TIMEOUT_ENV = "KEPLER_DIALOG_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0  # seconds a shown dialog waits for a click before taking the default
@@ -107,10 +110,14 @@ def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
         if not waiting.wait_until(lambda: dialog.ready, handshake):
             why = f"the default: the front end showed no widget within {_duration(handshake)}"
             answer = Answer(question.default, why, "default")
-        elif waiting.wait_until(lambda: dialog.choice is not None, timeout - (time.monotonic() - started)):
-            answer = Answer(dialog.choice, "clicked", "click")
         else:
-            answer = Answer(question.default, f"the default: nobody answered within {_duration(timeout)}", "timeout")
+            log.info("dialog shown after %.2f s", time.monotonic() - started)
+            left = timeout - (time.monotonic() - started)
+            if waiting.wait_until(lambda: dialog.choice is not None, left):
+                answer = Answer(dialog.choice, "clicked", "click")
+            else:
+                why = f"the default: nobody answered within {_duration(timeout)}"
+                answer = Answer(question.default, why, "timeout")
     except KeyboardInterrupt:
         _collapse(handle, question, None)
         raise

@@ -71,6 +71,7 @@ class JournalWidget(anywidget.AnyWidget):
 
     def __init__(self, journal: Any, project: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.sidecar: Any = None
         self.journal = journal
         self.project = project
         self.title = f"Kepler journal — {project}" if project else "Kepler journal — all projects"
@@ -193,6 +194,10 @@ def open_journal(
         try:
             from sidecar import Sidecar
 
+            for previous in list(_open):  # one journal tab in the sidebar: the newest replaces the last
+                if previous is not widget and getattr(previous, "sidecar", None) is not None:
+                    previous.sidecar.close()
+                    previous.close()
             sidecar = Sidecar(title="Kepler journal", anchor="right")
             with sidecar:
                 display(widget)

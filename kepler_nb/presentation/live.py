@@ -52,12 +52,14 @@ class LiveWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ready = False
+        self.created = time.monotonic()
         self.on_msg(self._on_msg)
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ready":
             self.ready = True
             frontend.saw_widget_frontend()
+            log.info("live view shown after %.2f s", time.monotonic() - self.created)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)

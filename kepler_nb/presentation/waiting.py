@@ -15,7 +15,8 @@ ipykernel:
   (JupyterLab >= 4.4 sends widget messages to a subshell by default).
 * ipykernel 6 has one shell thread: the waiting loop itself takes messages
   off the shell channel (jupyter-ui-poll), handles comm messages at once,
-  and sets queued ``execute_request``\\ s aside to run after the cell.
+  and sets queued ``execute_request``\\ s aside to run after the cell (in
+  order, before any request that comes later).
 
 Either way the wait is a plain loop with a deadline, so a dialog nobody
 answers ends; ``KeyboardInterrupt`` (the stop button) ends it too.
@@ -62,14 +63,17 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     Widget messages keep arriving while it waits (see the module doc).
     """
     deadline = time.monotonic() + max(0.0, timeout)
+    if condition():
+        return True
     with _polling() as poll:
-        while not condition():
+        while True:
+            poll()  # at least once, even with no time to wait
+            if condition():
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            poll()
-            time.sleep(min(_POLL_SECONDS, max(remaining, 0.0)))
-    return True
+            time.sleep(min(_POLL_SECONDS, remaining))
 
 
 @contextlib.contextmanager
@@ -81,8 +85,34 @@ def _polling() -> Iterator[Callable[[], None]]:
         return
     from jupyter_ui_poll import ui_events
 
+    def poll_some() -> None:
+        _feed_idle_dispatcher(kernel)
+        poll(20)
+
     with ui_events() as poll:
-        yield lambda: poll(20)
+        yield poll_some
+
+
+async def _nothing() -> None:
+    """A message that asks nothing (see :func:`_feed_idle_dispatcher`)."""
+
+
+def _feed_idle_dispatcher(kernel: Any) -> None:
+    """Give ipykernel 6's idle dispatcher an empty message, so it can't take the next real one.
+
+    A cell that jupyter-ui-poll runs after the cell that waited (the cells
+    "Run All" queued) runs while the kernel's own dispatcher waits on its
+    message queue: the next message put there would go to that waiter, to
+    be handled only after the cell, and a waiting dialog would never hear its
+    click. Handing the waiter an empty message first leaves the real ones in
+    the queue, where the polling loop finds them.
+    """
+    queue = getattr(kernel, "msg_queue", None)
+    getters = getattr(queue, "_getters", None)
+    counter = getattr(kernel, "_message_counter", None)
+    if queue is None or counter is None or not getters or all(f.done() for f in getters):
+        return
+    queue.put_nowait((next(counter), _nothing, ()))
 
 
 def _has_iteration(kernel: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
 
@@ -33,14 +34,15 @@ EARLIER = """%%kepler_fit --project live --name earlier --answer continue
 model(0.01).fit(x, labels, epochs=4, validation_split=0.25)"""
 
 
-def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, artifacts, tmp_path):
+@pytest.mark.parametrize("kernel", [CURRENT, OLD])
+def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, kernel, artifacts, tmp_path):
     flag = tmp_path / "looked"
     watched = (
         "%%kepler_fit --project live --name watched --answer continue\n"
         f"hold = HoldBeforeLastEpoch({str(flag)!r})\n"
         "h = model(0.003).fit(x, labels, epochs=4, validation_split=0.25, callbacks=[hold])"
     )
-    nb, home = notebook([SETUP, EARLIER, watched, "print('after the fit')"])
+    nb, home = notebook([SETUP, EARLIER, watched, "print('after the fit')"], kernel)
     nb.run_all()
     page = nb.page
     live = nb.cell(3).locator(".kepler-live")
@@ -58,18 +60,19 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, art
         assert chart.locator("polyline.kepler-line").count() == 2, "training and validation curves"
         assert chart.locator("polyline.kepler-line-ghost").count() == 2, "the earlier run's curves, behind"
     assert "similar earlier experiments (#1 earlier)" in live.inner_text()
-    nb.screenshot(artifacts / "live-view-training.png", live)
+    nb.screenshot(artifacts / f"live-view-training-{kernel}.png", live)
 
     flag.write_text("seen")
     shown = nb.wait_for_text(3, "finished: 4/4 epochs")
     assert "Kepler: experiment 2 finished: 4/4 epochs in" in shown
     assert "━" not in shown and "/step" not in shown, "Keras' progress bar is replaced by the progress line"
+    assert "Kepler: epoch" not in shown, "where the widget shows, the progress line is not printed as well"
     image = nb.cell(3).locator(".jp-OutputArea-output img")
     image.wait_for(timeout=30_000)
     assert image.get_attribute("src").startswith("data:image/svg+xml")
     assert nb.cell(3).locator(".kepler-live").count() == 0, "the widget leaves a static picture behind"
     nb.wait_for_text(4, "after the fit")
-    nb.screenshot(artifacts / "live-view-finished.png", image)
+    nb.screenshot(artifacts / f"live-view-finished-{kernel}.png", image)
 
     runs = Journal(home).experiments(project="live")
     assert [(r["name"], r["status"], r["epochs_done"]) for r in runs] == [
