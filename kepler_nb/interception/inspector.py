@@ -124,7 +124,7 @@ class ModelInspector:
             context = CheckContext(call, history=similar_experiments(journal, project, model))
             self.findings = run_checks(context, selection)
             log.info("pre-training findings: %s", [f"{f.code}:{f.severity}" for f in self.findings] or "none")
-            self._emit(self.findings)
+            self._emit(self.findings, name_skipped=True)
 
         summary, parts = self._describe(call, project)
         errors = [f for f in self.findings if f.severity == "error" and not f.skipped]
@@ -372,15 +372,21 @@ class ModelInspector:
         }
         return summary, parts
 
-    def _emit(self, findings: list[Finding]) -> None:
-        """Show findings through ``warnings``, so the user's filters apply."""
-        if not findings:
-            return
+    def _emit(self, findings: list[Finding], name_skipped: bool = False) -> None:
+        """Show findings through ``warnings``, so the user's filters apply.
+
+        Skipped checks are recorded, not shown one by one: a line names them.
+        """
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *args, **kwargs: self.show(format_finding(message.finding))
             for finding in findings:
-                # warn_explicit with no registry: the same finding shows on every run.
-                warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+                if not finding.skipped:
+                    # warn_explicit with no registry: the same finding shows on every run.
+                    warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+        skipped = sorted({f.code for f in findings if f.skipped})
+        if skipped and name_skipped:
+            checks = "check" if len(skipped) == 1 else "checks"
+            self.show(f"Kepler: {len(skipped)} {checks} skipped ({', '.join(skipped)}); `%kepler findings` says why.")
 
 
 # Similar runs shown before training, at most.
