@@ -311,6 +311,26 @@ def test_a_dialog_in_a_cell_queued_behind_another_dialog_still_hears_its_front_e
     assert "the last cell ran" in client.idle(last)
 
 
+def test_the_similar_models_dialog_shows_their_curves_then_asks_again(front_end):
+    client, journal = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '60'"))
+    client.idle(client.execute(fit_cell("similar-first", "--answer continue", model="softmax_model(12)")))
+    asking = client.execute(fit_cell("similar-second", model="softmax_model(12)", epochs=3))
+    dialog = client.dialog(asking)
+    client.send_to_widget(dialog, {"type": "ready"})
+    client.send_to_widget(dialog, {"type": "answer", "choice": "show"})
+    again = client.dialog(asking)  # asked again, without "show" this time
+    assert again != dialog
+    client.send_to_widget(again, {"type": "ready"})
+    client.send_to_widget(again, {"type": "answer", "choice": "skip"})
+    shown = client.idle(asking)
+    assert "Continue training? -> Show their curves (clicked)" in shown
+    assert "(solid: training; dashed: validation)" in shown
+    assert "Continue training? -> Cancel (clicked)" in shown
+    (run,) = journal.search({"name": "similar-second"})
+    assert run["status"] == "skipped" and "similar" in run["reason"]
+
+
 def test_a_dialog_nobody_answers_takes_the_default_after_the_timeout(front_end):
     client, _ = front_end
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '3'"))

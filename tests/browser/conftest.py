@@ -22,8 +22,10 @@ def lab(tmp_path_factory, kernel_path):  # noqa: F811
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(lab):
+    """Chromium, per test module: Playwright's sync API owns the thread's event loop while it runs,
+    so it must be stopped before other modules start their own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
