@@ -19,16 +19,18 @@ from .registry import Skip
 DENSE_TYPES = {"Dense"}
 CONV_TYPES = {"BaseConv", "BaseConvTranspose", "BaseSeparableConv", "BaseDepthwiseConv", "Conv"}
 BATCHNORM_TYPES = {"BatchNormalization"}
-# Layers that keep a composition linear: reshaping, noise, padding, averaging,
-# and batch normalization (an affine map at inference).
-LINEAR_PASS_TYPES = {
+DROPOUT_TYPES = {
     "Dropout",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
     "GaussianDropout",
-    "GaussianNoise",
     "AlphaDropout",
+}
+NOISE_TYPES = DROPOUT_TYPES | {"GaussianNoise"}
+# Layers that keep a composition linear: reshaping, noise, padding, averaging,
+# and batch normalization (an affine map at inference).
+LINEAR_PASS_TYPES = NOISE_TYPES | {
     "Flatten",
     "Reshape",
     "Permute",
@@ -45,14 +47,6 @@ LINEAR_PASS_TYPES = {
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
-}
-DROPOUT_TYPES = {
-    "Dropout",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "SpatialDropout3D",
-    "GaussianDropout",
-    "AlphaDropout",
 }
 ACTIVATION_LAYER_NAMES = {
     "ReLU": "relu",

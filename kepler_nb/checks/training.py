@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .layers import NOISE_TYPES
 from .registry import Report, Skip, check
 
 # Codes run once at train begin rather than at every epoch end.
@@ -25,17 +26,7 @@ AT_TRAIN_BEGIN = frozenset({"K402"})
 
 CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy")
 # Layers that behave differently in training: the training loss is measured with them active.
-TRAINING_ONLY_LAYERS = (
-    "Dropout",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "SpatialDropout3D",
-    "GaussianDropout",
-    "GaussianNoise",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "BatchNormalization",
-)
+TRAINING_ONLY_LAYERS = NOISE_TYPES | {"ActivityRegularization", "BatchNormalization"}
 
 
 @dataclass
