@@ -164,3 +164,16 @@ def test_warning_filters_silence_the_findings(data, kepler_home, capsys):
 def test_an_empty_fit_argument_list_is_a_clear_error():
     with pytest.raises(ValueError, match="needs the model"):
         ModelInspector().fit([1], [1])
+
+
+def test_an_unwritable_journal_never_stops_the_training(data, tmp_path, monkeypatch):
+    x, y = data
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("KEPLER_HOME", str(not_a_folder))
+    shown = []
+    with ModelInspector(model=build(), show=shown.append) as mi:
+        history = mi.fit(x, y, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert mi.experiment_id is None
+    assert any("can't be recorded" in s and "KEPLER_HOME" in s for s in shown)

@@ -110,7 +110,11 @@ class ModelInspector:
     # -- the flow of one fit ----------------------------------------------------
     def run(self, fit: Any, model: Any, args: tuple, kwargs: dict) -> Any:
         self.model = model
-        journal = self.journal = self.journal or shared_journal()
+        try:
+            journal = self.journal = self.journal or shared_journal()
+        except OSError as error:  # no journal: the training still happens
+            self._unrecorded(error)
+            return fit(model, *args, **kwargs)
         call = FitCall.bind(fit, model, args, kwargs)
         options = self.options
         project = options.project or _default_project(options.user_ns)
@@ -145,7 +149,11 @@ class ModelInspector:
             return earlier
 
         summary["status"] = "running"
-        self.experiment_id = journal.start(summary, parts)
+        try:
+            self.experiment_id = journal.start(summary, parts)
+        except OSError as error:
+            self._unrecorded(error)
+            return call.call_fit(fit, [])
         callback = self._callback(call, selection)
         live = _live_view(self, call, callback)  # curves and progress in the notebook
         try:
@@ -162,6 +170,13 @@ class ModelInspector:
         if options.save_weights:
             self._save_weights(model)
         return self.history
+
+    def _unrecorded(self, error: OSError) -> None:
+        log.error("journal not writable, run not recorded: %s", error)
+        self.show(
+            f"Kepler: this run can't be recorded ({error}), so it trains unrecorded. "
+            "Point KEPLER_HOME at a writable folder to record the next ones."
+        )
 
     def _callback(self, call: FitCall, selection: Selection) -> Any:
         from .callback import KeplerCallback
