@@ -49,6 +49,7 @@ def timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--verbose", action="store_true", help="print every round")
     args = parser.parse_args()
     x, y = workload()
     fit_args = dict(epochs=5, batch_size=128, validation_split=0.1, verbose=0)
@@ -66,6 +67,8 @@ def main() -> None:
                 inspector = ModelInspector(model, project="bench", journal=journal, show=lambda *a: None)
                 times[kind] = timed(lambda ins=inspector: ins.fit(x, y, **fit_args))
         t_plain, t_kepler = times["plain"], times["kepler"]
+        if args.verbose:
+            print(f"round {i}: plain {t_plain:.3f} s, kepler {t_kepler:.3f} s ({order[0]} first)")
         if i:  # the first round warms up both paths
             plain.append(t_plain)
             inspected.append(t_kepler)

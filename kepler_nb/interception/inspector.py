@@ -26,7 +26,7 @@ from ..journal.fingerprint import data_statistics
 from ..journal.journal import Journal
 from ..journal.records import (
     describe_compile,
-    describe_environment,
+    describe_environment_soon,
     describe_layers,
     model_config,
     model_summary,
@@ -115,6 +115,7 @@ class ModelInspector:
         except OSError as error:  # no journal: the training still happens
             self._unrecorded(error)
             return fit(model, *args, **kwargs)
+        self._environment = describe_environment_soon()  # its git calls overlap the checks
         call = FitCall.bind(fit, model, args, kwargs)
         options = self.options
         project = options.project or _default_project(options.user_ns)
@@ -383,7 +384,7 @@ class ModelInspector:
             "cell": options.cell,
             "notebook": notebook.saved_notebook(path),
             "inputs": notebook.history_notebook(inputs) if inputs else None,
-            "environment": describe_environment(),
+            "environment": self._environment.result(),
         }
         return summary, parts
 

@@ -8,6 +8,7 @@ import platform
 import socket
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,17 @@ def name_of(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [name_of(o) for o in obj]
     return getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
+
+
+_background: ThreadPoolExecutor | None = None
+
+
+def describe_environment_soon() -> Future:
+    """``describe_environment()`` on a background thread, so its git calls overlap the checks."""
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kepler-environment")
+    return _background.submit(describe_environment)
 
 
 def describe_environment() -> dict[str, Any]:
