@@ -1,0 +1,67 @@
+"""The `kepler` command, as a user runs it (the installed console script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import keras
+import numpy as np
+import pytest
+
+from kepler import ModelInspector
+
+
+def kepler(*args: str, home) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEPLER_HOME": str(home)}
+    return subprocess.run(["kepler", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def recorded(kepler_home):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.integers(0, 2, 64)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with ModelInspector(model, project="cli", name="tiny run", show=lambda *a: None) as mi:
+        mi.fit(x, y, epochs=2, verbose=0)
+    return kepler_home, mi.experiment_id
+
+
+def test_init_creates_the_journal_and_says_where(tmp_path):
+    done = kepler("init", home=tmp_path / "new-home")
+    assert done.returncode == 0
+    assert str(tmp_path / "new-home" / "journal.jsonl") in done.stdout and "0 experiments" in done.stdout
+
+
+def test_list_show_and_search_print_the_recorded_run(recorded):
+    home, experiment_id = recorded
+    table = kepler("list", "--project", "cli", home=home).stdout
+    assert "tiny run" in table and "finished" in table and "2/2" in table
+    (listed,) = json.loads(kepler("list", "--json", home=home).stdout)
+    assert listed["id"] == experiment_id and listed["project"] == "cli"
+    shown = json.loads(kepler("show", str(experiment_id), "--json", home=home).stdout)
+    assert len(shown["history"]["loss"]) == 2 and shown["layers"][0]["type"] == "Dense"
+    assert "Experiment 1: tiny run (cli)" in kepler("show", "1", home=home).stdout
+    assert "tiny run" in kepler("search", "project = cli", home=home).stdout
+
+
+def test_checks_lists_every_code_and_explain_documents_one(tmp_path):
+    listing = kepler("checks", home=tmp_path).stdout
+    codes = [line.split()[0] for line in listing.splitlines() if line.startswith("K")]
+    assert len(codes) == len(set(codes)) >= 38 and "K303" in codes and "K407" in codes
+    explained = kepler("explain", "k303", home=tmp_path).stdout
+    for heading in ("What it does", "Why is this bad?", "Example", "Use instead"):
+        assert heading in explained
+
+
+def test_mistakes_get_a_clear_message_and_a_nonzero_exit(recorded):
+    home, _ = recorded
+    missing = kepler("show", "999", home=home)
+    assert (
+        missing.returncode != 0 and "No experiment with id '999'" in missing.stderr and "kepler list" in missing.stderr
+    )
+    unknown = kepler("explain", "K999", home=home)
+    assert unknown.returncode != 0 and "No check 'K999'" in unknown.stderr
