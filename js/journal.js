@@ -19,14 +19,21 @@ function render({ model, el: host }) {
   filter.setAttribute("aria-label", "Filter experiments");
   filter.value = model.get("query");
   const count = node("span", "kepler-journal-count");
-  bar.append(filter, count);
+  const exportButton = node("button", "kepler-button", "Export");
+  exportButton.title = "Write an HTML report of the selected runs (or of the whole project)";
+  exportButton.addEventListener("click", () => {
+    model.set("export_requests", model.get("export_requests") + 1);
+    model.save_changes();
+  });
+  bar.append(filter, count, exportButton);
   const error = node("div", "kepler-journal-error");
+  const notice = node("div", "kepler-journal-count kepler-journal-notice");
   const table = node("table", "kepler-table kepler-journal-table");
   const tableBox = node("div", "kepler-journal-rows");
   tableBox.append(table);
   const pager = node("div", "kepler-journal-pager");
   const details = node("div", "kepler-journal-details");
-  root.append(title, bar, error, tableBox, pager, details);
+  root.append(title, bar, error, notice, tableBox, pager, details);
 
   let typing = null;
   filter.addEventListener("input", () => {
@@ -40,6 +47,7 @@ function render({ model, el: host }) {
   const drawTable = () => {
     title.textContent = model.get("title");
     error.textContent = model.get("error");
+    notice.textContent = model.get("notice");
     const columns = model.get("columns") || [];
     const rows = model.get("rows") || [];
     const selected = new Set(model.get("selected") || []);
@@ -133,7 +141,7 @@ function render({ model, el: host }) {
   drawTable();
   drawDetails();
   const tableEvents = ["change:rows", "change:columns", "change:total", "change:page", "change:sort",
-    "change:descending", "change:selected", "change:error", "change:title"];
+    "change:descending", "change:selected", "change:error", "change:title", "change:notice"];
   const detailEvents = ["change:details", "change:comparison"];
   for (const e of tableEvents) model.on(e, drawTable);
   for (const e of detailEvents) model.on(e, drawDetails);

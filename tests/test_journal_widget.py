@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kepler_nb.journal.journal import Journal
@@ -118,3 +120,22 @@ def test_open_journals_follow_new_runs(journal, capsys):
     record(journal, "delta")
     refresh_open_journals()
     assert names(widget)[0] == "delta" and widget.total == 4
+
+
+def test_export_writes_the_selected_runs_report_or_the_projects(journal, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    widget = JournalWidget(journal, project="digits")
+    widget.selected = [1]
+    widget.export_requests += 1
+    assert widget.notice.startswith("Report written to ") and (tmp_path / "kepler-1.html").is_file()
+    assert "alpha" in (tmp_path / "kepler-1.html").read_text()
+    widget.selected = [1, 2]
+    widget.export_requests += 1
+    written = widget.notice.removeprefix("Report written to ")
+    assert "compare" in written and "&lt;img src=x" in Path(written).read_text()
+    widget.selected = []
+    widget.export_requests += 1
+    assert widget.notice.startswith("Report written to ") and "digits" in widget.notice
+    everything = JournalWidget(journal)
+    everything.export_requests += 1
+    assert everything.notice.startswith("Select runs to export")

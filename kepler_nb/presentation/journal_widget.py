@@ -68,6 +68,8 @@ class JournalWidget(anywidget.AnyWidget):
     error = traitlets.Unicode().tag(sync=True)
     details = traitlets.List().tag(sync=True)
     comparison = traitlets.Dict().tag(sync=True)
+    export_requests = traitlets.Int(0).tag(sync=True)  # the Export button counts its clicks
+    notice = traitlets.Unicode().tag(sync=True)
 
     def __init__(self, journal: Any, project: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -83,6 +85,7 @@ class JournalWidget(anywidget.AnyWidget):
         self.observe(self._query_changed, names=["query"])
         self.observe(self._order_changed, names=["sort", "descending", "page"])
         self.observe(self._selection_changed, names=["selected"])
+        self.observe(self._export, names=["export_requests"])
         self.refresh()
         _open.add(self)
 
@@ -97,6 +100,24 @@ class JournalWidget(anywidget.AnyWidget):
     def _selection_changed(self, _change: Any = None) -> None:
         with self._lock:
             self._show_details()
+
+    def _export(self, _change: Any = None) -> None:
+        """Write the selected runs' report (one: an experiment, several: a comparison), else the project's."""
+        from .report import export_html
+
+        ids = list(dict.fromkeys(self.selected))
+        try:
+            if ids:
+                path = export_html(ids if len(ids) > 1 else ids[0], journal=self.journal)
+            elif self.project is not None:
+                path = export_html(project=self.project, journal=self.journal)
+            else:
+                self.notice = "Select runs to export them (or open the journal of one project to export all of it)."
+                return
+        except (OSError, LookupError, ValueError) as error:
+            self.notice = f"Could not export: {error}"
+            return
+        self.notice = f"Report written to {path}"
 
     # -- computing what it shows -------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:

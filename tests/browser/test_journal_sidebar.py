@@ -107,6 +107,14 @@ def test_journal_opens_in_the_sidebar_filters_compares_and_follows_new_runs(note
     comparison.scroll_into_view_if_needed()
     nb.screenshot(artifacts / "journal-comparison.png")
 
+    journal.get_by_role("button", name="Export").click()
+    notice = journal.locator(".kepler-journal-notice")
+    page.wait_for_function(
+        "() => document.querySelector('.kepler-journal-notice')?.textContent.includes('Report written to')",
+        timeout=30_000,
+    )
+    assert "kepler-compare" in notice.inner_text(), "two selected runs: a comparison report"
+
     journal.locator(".kepler-journal-filter").fill("")
     wait_rows(page, 3)
     flag.write_text("go")
