@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 
 def notebook_path(user_ns: dict[str, Any]) -> str | None:
     """The notebook file this kernel runs, when the front end told us."""
@@ -30,6 +28,8 @@ def saved_notebook(path: str | None) -> dict[str, Any] | None:
     """The saved notebook's cells (sources only: outputs are large and re-derivable)."""
     if not path or not Path(path).is_file():
         return None
+    import nbformat  # 0.7 s to import (jsonschema): only when a notebook is read
+
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as error:  # noqa: BLE001 - a half-saved file must not break a fit
@@ -49,6 +49,7 @@ def kernel_history(user_ns: dict[str, Any]) -> list[str]:
 
 def history_notebook(inputs: list[str]) -> dict[str, Any]:
     """The kernel history as an nbformat notebook, for reading back in Jupyter."""
+    import nbformat
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in inputs]
     return nb
