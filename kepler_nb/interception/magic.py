@@ -32,6 +32,11 @@ class KeplerMagics(Magics):
     @argument("--ignore", default="", help="Don't run these checks ('K104,K3').")
     @argument("--answer", help="Answer every question Kepler would ask: 'continue' (train) or 'skip'.")
     @argument("--stop-on-error", action="store_true", help="Stop training when a training check finds an error.")
+    @argument(
+        "--no-similar",
+        action="store_true",
+        help="Don't ask about similar earlier runs (the live view still draws them).",
+    )
     @argument("--save-weights", action="store_true", help="Keep the trained weights in the journal (off by default).")
     @argument("--grid", help='Run the cell once per combination: "lr=[1e-2,1e-3] units=[32,64]" (set as variables).')
     @argument("--random", type=int, metavar="N", help="With --grid: try N combinations drawn at random.")
@@ -105,6 +110,7 @@ class KeplerMagics(Magics):
             selection=selection,
             answer=answer,
             stop_on_error=args.stop_on_error,
+            similar=not args.no_similar,
             cell=cell,
             user_ns=self.shell.user_ns,
         )
