@@ -27,11 +27,13 @@ def build():
 model = build()
 """
 
-NESTED_FIT = """%%kepler_fit --project magic --name "in a function" --tags a,b --hypothesis "fits inside functions are seen"
-def train(m):
+NESTED_FIT = (
+    '%%kepler_fit --project magic --name "in a function" --tags a,b --hypothesis "fits inside functions are seen"\n'
+    """def train(m):
     return m.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
 history = train(model)
 defined_in_cell = 42"""
+)
 
 FAILING_FIT = """%%kepler_fit --project magic --name broken
 class Boom(keras.callbacks.Callback):

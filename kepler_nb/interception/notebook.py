@@ -50,6 +50,7 @@ def kernel_history(user_ns: dict[str, Any]) -> list[str]:
 def history_notebook(inputs: list[str]) -> dict[str, Any]:
     """The kernel history as an nbformat notebook, for reading back in Jupyter."""
     import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in inputs]
     return nb
