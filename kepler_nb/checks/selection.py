@@ -14,10 +14,9 @@ A code matches a prefix (``K3`` is every data check).
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 NOQA = re.compile(r"#\s*kepler:\s*noqa\b:?\s*(?P<codes>[Kk0-9 ,]*)")
 
