@@ -45,14 +45,18 @@ class CheckContext:
         return self.call[name]
 
     # -- the data --------------------------------------------------------------
-    def train_x(self) -> np.ndarray:
-        """The first training input as a numeric array, or Skip."""
+    def readable_train(self) -> DataView:
+        """The training data's view, or Skip when it can't be read or has no inputs."""
         view = self.train
         if view.problem:
             raise Skip(view.problem)
-        x = view.x
-        if x is None:
+        if not view.inputs:
             raise Skip("no training inputs were given")
+        return view
+
+    def train_x(self) -> np.ndarray:
+        """The first training input as a numeric array, or Skip."""
+        x = self.readable_train().x
         if hasattr(x, "tocsr"):
             raise Skip("sparse inputs are not inspected by this check")
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):

@@ -172,11 +172,7 @@ def integer_inputs(ctx: CheckContext):
     model.fit(images_uint8.astype("float32") / 255.0, labels)
     ```
     """
-    view = ctx.train
-    if view.problem:
-        raise Skip(view.problem)
-    if not view.inputs:
-        raise Skip("no inputs were given")
+    view = ctx.readable_train()
     layer = _scaled_in_model(ctx)
     tokens = bool(_layer_kinds(ctx.model) & set(TOKEN_LAYERS))
     for name, x in view.inputs.items():
@@ -220,11 +216,7 @@ def float64_inputs(ctx: CheckContext):
     x = df.to_numpy(dtype="float32")
     ```
     """
-    view = ctx.train
-    if view.problem:
-        raise Skip(view.problem)
-    if not view.inputs:
-        raise Skip("no inputs were given")
+    view = ctx.readable_train()
     compute = _compute_dtype(ctx.model)
     if compute == "float64":
         return
