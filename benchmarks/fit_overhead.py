@@ -18,10 +18,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from kepler_nb import Journal, ModelInspector  # noqa: E402
+from kepler_nb import Journal, ModelInspector
 
 
 def workload():

@@ -35,15 +35,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kepler_nb.journal.journal import Journal  # noqa: E402
 from kepler_nb.journal.signature import digest  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TARGET_LOOKUP_MS = 100.0
 TARGET_SEARCH_MS = 200.0

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages, Debian's Chromium) and run every test.
+# Set up .venv (Debian's Chromium included) and run the tests; arguments go to pytest.
+#   bash scripts/test.sh                      every test (about 10 minutes on 2 cores)
+#   bash scripts/test.sh -m "not browser"     skip the JupyterLab browser tests
+#   bash scripts/test.sh tests/test_query.py  one module
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -7,6 +10,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-python3 -m pip install --quiet -e ".[test]"
-python3 -m ipykernel install --sys-prefix --name python3 >/dev/null
-exec python3 -m pytest "$@"
+source scripts/env.sh test
+exec python -m pytest "$@"

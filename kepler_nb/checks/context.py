@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..interception.data import DataView
-from ..interception.fitcall import FitCall
 from ..journal.records import learning_rate, name_of
 from .registry import Skip
+
+if TYPE_CHECKING:
+    from ..interception.data import DataView
+    from ..interception.fitcall import FitCall
 
 # Column statistics are computed on at most this many rows (a strided sample).
 STATS_ROWS = 20_000

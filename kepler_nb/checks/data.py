@@ -8,14 +8,16 @@ Samples compared with each other (K301, K302, K309, K310) are checked in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import data_samples, data_targets  # noqa: F401 - registers the other K3xx checks
-from .context import CheckContext
 from .datastats import ArrayStats, feature_names, stats_of, unusable
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 TOKEN_LAYERS = ("Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization")
 SCALING_LAYERS = ("Rescaling", "Normalization")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .context import CheckContext
 from .data_targets import class_labels
 from .datastats import DataStats, feature_names, percent, rows_equal, sample_matrix, stats_of, verified_share
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 
 def _split(ctx: CheckContext) -> int | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .context import CheckContext
 from .datastats import percent, stats_of
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 LOSS_ALIASES = {
     "mse": "mean_squared_error",

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..interception.data import DataView
 from .registry import Skip
+
+if TYPE_CHECKING:
+    from ..interception.data import DataView
 
 # Rows are read in chunks of about this many values (2 MB as float64).
 CHUNK_VALUES = 256 * 1024

@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .context import CheckContext
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 # Facts of the environment that change results; host, paths and git state don't.
 ENVIRONMENT_KEYS = ("python", "tensorflow", "keras", "numpy", "gpu", "devices")

@@ -6,13 +6,15 @@ opened, without building or calling anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..journal.records import name_of
 from .context import _snake
 from .registry import Skip
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # -- layer kinds --------------------------------------------------------------------------
 

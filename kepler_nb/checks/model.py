@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .context import CheckContext
 from .losses import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
@@ -20,6 +21,9 @@ from .losses import (
     values_text,
 )
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 
 def single_output(ctx: CheckContext) -> None:

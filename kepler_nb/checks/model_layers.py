@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .context import CheckContext
 from .layers import (
     BATCHNORM_TYPES,
     DROPOUT_TYPES,
@@ -20,6 +19,9 @@ from .layers import (
     width,
 )
 from .registry import Report, Skip, check
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 # -- checks --------------------------------------------------------------------------
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .finding import SEVERITIES, STAGES, Finding
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 log = logging.getLogger("kepler")
 
@@ -74,7 +76,7 @@ class Check:
             return [self.finding(r) for r in (self.func(context) or [])]
         except Skip as why:
             return [self.skipped(str(why))]
-        except Exception as error:  # noqa: BLE001 - a check must never break training
+        except Exception as error:
             log.exception("check %s failed", self.code)
             return [self.skipped(f"the check itself failed ({type(error).__name__}: {error})")]
 

@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NOQA = re.compile(r"#\s*kepler:\s*noqa\b:?\s*(?P<codes>[Kk0-9 ,]*)")
 

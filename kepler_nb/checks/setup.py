@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .context import CheckContext
 from .layers import BATCHNORM_TYPES, flat_layers, is_a
 from .losses import canonical_loss
 from .registry import Report, Skip, check
 from .targets import chi2_homogeneity, class_ids, ks_2samp, label_runs, numeric_targets
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 # -- learning rates ------------------------------------------------------------------
 

@@ -13,16 +13,19 @@ device sync.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
-from ..checks.finding import Finding
 from ..checks.registry import all_checks
-from ..checks.selection import Selection
 from ..checks.training import AT_TRAIN_BEGIN, TrainingContext
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..checks.finding import Finding
+    from ..checks.selection import Selection
 
 log = logging.getLogger("kepler")
 
@@ -58,7 +61,7 @@ class KeplerCallback(keras.callbacks.Callback):
         values = {k: _number(v) for k, v in (logs or {}).items()}
         try:
             self.on_epoch(epoch, values)
-        except Exception:  # noqa: BLE001 - journal trouble must not stop training
+        except Exception:
             log.exception("could not record epoch %d", epoch)
         if self.context is not None:
             self.context.add_epoch(epoch, values)

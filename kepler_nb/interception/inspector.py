@@ -218,7 +218,7 @@ class ModelInspector:
         try:
             self.journal.update(self.experiment_id, summary, parts)
             log.info("experiment %s %s after %d epochs", self.experiment_id, status, summary["epochs_done"])
-        except Exception:  # noqa: BLE001 - never hide the user's own exception
+        except Exception:
             log.exception("could not record the end of experiment %s", self.experiment_id)
 
     def _skip(
@@ -250,7 +250,7 @@ class ModelInspector:
             if options.duplicates == "off" and not options.similar:
                 return None
             found = self.journal.lookup(summary, k=SIMILAR_SHOWN)
-        except Exception:  # noqa: BLE001 - looking back must never stop a fit
+        except Exception:
             log.exception("could not look for earlier runs like this one")
             return None
         self.similar = [m.to_dict() for m in found.similar]
@@ -341,7 +341,7 @@ class ModelInspector:
             model.save_weights(str(path))
             self.journal.update(self.experiment_id, {"weights": str(path)})
             self.show(f"Kepler: weights of experiment {self.experiment_id} saved to {path}")
-        except Exception:  # noqa: BLE001 - a full disk must not fail a finished fit
+        except Exception:
             log.exception("could not save the weights of experiment %s", self.experiment_id)
 
     # -- describing the run -----------------------------------------------------------

@@ -121,10 +121,10 @@ class KeplerMagics(Magics):
         tree = ast.parse(source, filename="<kepler_fit cell>")
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         namespace = self.shell.user_ns
-        exec(compile(tree, "<kepler_fit cell>", "exec"), namespace)  # noqa: S102 - it is the user's cell
+        exec(compile(tree, "<kepler_fit cell>", "exec"), namespace)
         if last is not None:
             expression = ast.Expression(last.value)
-            return eval(compile(expression, "<kepler_fit cell>", "eval"), namespace)  # noqa: S307
+            return eval(compile(expression, "<kepler_fit cell>", "eval"), namespace)
         return None
 
     def _grid(self, args: Any, cell: str, options: RunOptions) -> Any:

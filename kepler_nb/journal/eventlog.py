@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from logging.handlers import RotatingFileHandler
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LOG_NAME = "kepler.log"
 MAX_BYTES = 2 * 1024 * 1024

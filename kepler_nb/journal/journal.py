@@ -11,9 +11,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from tinydb import TinyDB
@@ -22,6 +20,10 @@ from .blobs import BlobStore
 from .eventlog import attach_event_log
 from .home import kepler_home
 from .storage import JournalStorage, JournalTable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
 
 log = logging.getLogger("kepler")
 

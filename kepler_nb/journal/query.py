@@ -40,9 +40,11 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 KEYWORDS = ("and", "or", "not", "sort", "limit")
 OPERATORS = ("=", "==", "!=", ">", ">=", "<", "<=", "~")

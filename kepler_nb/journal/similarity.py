@@ -19,9 +19,11 @@ the earlier experiment's side, with this run's value in brackets:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # Layer edits that still make a "nearby" architecture: at least this many,
 # or this fraction of the layers for deep models.

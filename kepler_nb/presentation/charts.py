@@ -10,9 +10,11 @@ curves of earlier runs drawn faintly behind them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 WIDTH, HEIGHT = 300, 190
 MARGIN = {"left": 46, "right": 10, "top": 22, "bottom": 26}

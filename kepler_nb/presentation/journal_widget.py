@@ -224,7 +224,7 @@ def open_journal(
                 display(widget)
             widget.sidecar = sidecar
             return widget
-        except Exception:  # noqa: BLE001 - the inline table is the fallback
+        except Exception:
             log.exception("could not open the journal in the sidebar; showing it inline")
     if shell is None and frontend.shell() is None:  # plain Python: the table as text
         print(widget._repr_mimebundle_()[0]["text/plain"])
@@ -238,7 +238,7 @@ def refresh_open_journals() -> None:
     for widget in list(_open):
         try:
             widget.refresh()
-        except Exception:  # noqa: BLE001 - a closed or broken widget must not disturb a cell
+        except Exception:
             log.debug("could not refresh a journal widget", exc_info=True)
 
 

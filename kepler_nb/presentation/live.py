@@ -101,7 +101,7 @@ class LiveView(keras.callbacks.Callback):
         widget = frontend.nobody_can_answer() is None
         try:
             return cls(inspector, call, kepler_callback, widget=widget, text=text)
-        except Exception:  # noqa: BLE001 - a display problem must not stop training
+        except Exception:
             log.exception("could not show the live view")
             if text:
                 call.arguments["verbose"] = verbose
@@ -125,7 +125,7 @@ class LiveView(keras.callbacks.Callback):
                 self._update_widget(line, first=len(self.durations) == 1)
             if self.text and not self._widget_shown():
                 print(f"Kepler: {line}", flush=True)
-        except Exception:  # noqa: BLE001 - a display problem must not stop training
+        except Exception:
             log.exception("could not update the live view")
 
     # -- what it shows ----------------------------------------------------------------
@@ -162,7 +162,7 @@ class LiveView(keras.callbacks.Callback):
             self.handle.update(bundle, raw=True)
             self.widget.close()
             print(line)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not close the live view")
 
     def _show_widget(self) -> None:

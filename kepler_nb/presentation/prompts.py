@@ -23,11 +23,13 @@ Whichever way, the output says which answer was taken and why.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import frontend
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 ANSWERS = ("continue", "skip")
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
@@ -28,6 +26,10 @@ from markupsafe import Markup, escape
 from ..checks.registry import get_check
 from ..journal.journal import Journal
 from . import report_plots
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Sequence
 
 log = logging.getLogger("kepler")
 
@@ -439,7 +441,7 @@ def _ask_similar(journal: Any, record: dict[str, Any], by_id: dict[int, dict]) -
     """The journal's own answer to "what is like this run?", best first, with how each differs."""
     try:
         found = journal.similar(record["id"], k=MAX_RELATED)
-    except Exception:  # noqa: BLE001 - a report must not fail on a neighbour's lookup
+    except Exception:
         log.exception("could not look up experiments similar to %s", record.get("id"))
         return []
     out = []

@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # The report's palette (see report.css): one colour per run in a comparison.
 PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#5c7cfa", "#868e96")

@@ -21,11 +21,13 @@ import calendar
 import io
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..journal.similarity import primary_metric
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 COLUMNS = ("id", "name", "how it relates", "what differs", "best")
 MAX_DIFFERENCES = 3  # per row of the table; the rest is counted

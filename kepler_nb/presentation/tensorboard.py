@@ -11,9 +11,11 @@ the command to start it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 EVENT_FILES = "events.out.tfevents.*"
 
@@ -67,7 +69,7 @@ def open_tensorboard(logdir: Path, show: Callable[[str], Any] = print) -> bool:
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency
-        get_ipython = None  # noqa: N806
+        get_ipython = None
     shell = get_ipython() if get_ipython else None
     if shell is not None and getattr(shell, "kernel", None) is not None:
         if shell.find_line_magic("tensorboard") is None and _has_tensorboard():

@@ -13,9 +13,12 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CHROMIUM = os.environ.get("KEPLER_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
