@@ -27,7 +27,7 @@ import numpy as np
 import kepler
 from kepler_nb.checks.context import CheckContext
 from kepler_nb.checks.runner import run_checks
-from kepler_nb.interception.fitcall import FitCall
+from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.routing import original_fit
 
 FEATURES = 784

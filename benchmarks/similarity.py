@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kepler_nb.fit.signature import digest  # noqa: E402
 from kepler_nb.journal.journal import Journal  # noqa: E402
-from kepler_nb.journal.signature import digest  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable

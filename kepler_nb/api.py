@@ -9,7 +9,7 @@ from .checks.context import CheckContext
 from .checks.finding import Finding, KeplerWarning
 from .checks.runner import run_checks
 from .checks.selection import Selection, parse_codes
-from .interception.fitcall import FitCall
+from .fit.call import FitCall
 from .interception.routing import original_fit
 
 

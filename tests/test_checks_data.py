@@ -485,7 +485,7 @@ def test_a_generator_is_judged_on_its_first_batches():
 
     from kepler_nb.checks.context import CheckContext
     from kepler_nb.checks.runner import run_checks
-    from kepler_nb.interception.fitcall import FitCall
+    from kepler_nb.fit.call import FitCall
     from kepler_nb.interception.routing import original_fit
 
     # As a fit sees it: the generator is sampled and replayed (kepler.check doesn't read generators).

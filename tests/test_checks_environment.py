@@ -24,7 +24,7 @@ from kepler_nb.checks.environment import (
     similar_experiments,
 )
 from kepler_nb.checks.registry import Skip, get_check
-from kepler_nb.interception.fitcall import FitCall
+from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.routing import original_fit
 
 

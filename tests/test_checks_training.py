@@ -13,7 +13,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from kepler import ModelInspector
 from kepler_nb.checks.registry import get_check
 from kepler_nb.checks.training import TrainingContext, cross_entropy
-from kepler_nb.interception.fitcall import FitCall
+from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.inspector import RunOptions
 from kepler_nb.interception.routing import original_fit
 

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from kepler_nb.interception.fitcall import FitCall
+from kepler_nb.fit.call import FitCall
+from kepler_nb.fit.fingerprint import data_statistics
+from kepler_nb.fit.signature import model_signature, run_signature
 from kepler_nb.interception.routing import original_fit
-from kepler_nb.journal.fingerprint import data_statistics
-from kepler_nb.journal.signature import model_signature, run_signature
 
 RNG = np.random.default_rng(0)
 X = RNG.random((120, 8)).astype("float32")

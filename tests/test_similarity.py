@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kepler_nb.fit.signature import digest
 from kepler_nb.journal.journal import Journal
-from kepler_nb.journal.signature import digest
 from kepler_nb.journal.similarity import compare, find_duplicate, lookup, setting_differences_of_parts
 
 HPARAMS = {

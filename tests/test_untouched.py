@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 
 import kepler
 from kepler import ModelInspector
-from kepler_nb.interception.data import describe_fit_data
+from kepler_nb.fit.data import describe_fit_data
 
 EPOCHS = 2
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..journal.records import learning_rate, name_of
+from ..fit.model import learning_rate, name_of
 from .registry import Skip
 
 if TYPE_CHECKING:
-    from ..interception.data import DataView
-    from ..interception.fitcall import FitCall
+    from ..fit.call import FitCall
+    from ..fit.data import DataView
 
 # Column statistics are computed on at most this many rows (a strided sample).
 STATS_ROWS = 20_000

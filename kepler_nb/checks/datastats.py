@@ -23,7 +23,7 @@ import numpy as np
 from .registry import Skip
 
 if TYPE_CHECKING:
-    from ..interception.data import DataView
+    from ..fit.data import DataView
 
 # Rows are read in chunks of about this many values (2 MB as float64).
 CHUNK_VALUES = 256 * 1024

@@ -34,7 +34,7 @@ def similar_experiments(journal: Any, project: str | None, model: Any) -> list[d
     A list of at most one. Never raises: a journal that can't be read gives
     no history.
     """
-    from ..journal.records import describe_layers, model_summary
+    from ..fit.model import describe_layers, model_summary
 
     try:
         architecture = model_summary(describe_layers(model))
@@ -179,9 +179,9 @@ def environment_changed(ctx: CheckContext):
     old = earlier.get("environment") or {}
     if not old:
         raise Skip(f"{_which(earlier)} has no recorded environment")
-    from ..journal.records import _static_environment  # versions and devices: cached, no git call
+    from ..fit.environment import static_environment  # versions and devices: cached, no git call
 
-    changes = environment_differences(old, _static_environment())
+    changes = environment_differences(old, static_environment())
     if changes:
         shown = ", ".join(f"{k} {_show(k, a)} → {_show(k, b)}" for k, a, b in changes)
         yield Report(
@@ -226,7 +226,7 @@ def training_data_changed(ctx: CheckContext):
         raise Skip(f"{_which(earlier)} has no data fingerprint")
     if ctx.train.problem:
         raise Skip(ctx.train.problem)
-    from ..journal.fingerprint import fingerprint
+    from ..fit.fingerprint import fingerprint
 
     new = fingerprint(ctx.train)
     if new is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..journal.records import name_of
+from ..fit.model import name_of
 from .context import _snake
 from .registry import Skip
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..journal.signature import digest
+from ..fit.signature import digest
 from .inspector import ModelInspector, RunOptions
 
 # Metrics that are better when higher; any other is better when lower.

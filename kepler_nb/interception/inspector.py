@@ -22,19 +22,14 @@ from ..checks.finding import Finding, KeplerWarning, sort_findings
 from ..checks.runner import run_checks
 from ..checks.selection import Selection, load_selection, noqa_codes
 from ..checks.training import TrainingContext
-from ..journal.fingerprint import data_statistics
+from ..fit.call import FitCall
+from ..fit.environment import describe_environment_soon
+from ..fit.fingerprint import data_statistics
+from ..fit.model import describe_compile, describe_layers, model_config, model_summary
 from ..journal.journal import Journal
-from ..journal.records import (
-    describe_compile,
-    describe_environment_soon,
-    describe_layers,
-    model_config,
-    model_summary,
-)
 from ..presentation.prompts import Question, ask
 from ..presentation.text import format_finding
 from . import notebook
-from .fitcall import FitCall
 
 log = logging.getLogger("kepler")
 
@@ -241,7 +236,7 @@ class ModelInspector:
         Returns a History when the run is not to be trained, else None. The
         signature fields go into ``summary`` either way.
         """
-        from ..journal.signature import run_signature
+        from ..fit.signature import run_signature
 
         options = self.options
         try:

@@ -190,12 +190,12 @@ class Journal:
         """The ``k`` earlier experiments most like a model or an experiment, best first.
 
         Takes an experiment id, a summary, a Keras model (its architecture
-        only) or a :class:`~kepler_nb.journal.signature.Signature`. Each result
+        only) or a :class:`~kepler_nb.fit.signature.Signature`. Each result
         is the experiment's summary with ``similarity`` (0..1), ``relation``
         ("same model, different data", "nearby architecture, same data"...)
         and ``differences`` (``"learning_rate 0.01 (this run: 0.001)"``).
         """
-        from .signature import Signature, model_signature
+        from ..fit.signature import Signature, model_signature
         from .similarity import setting_differences_of_parts
 
         exclude, own_parts = None, None

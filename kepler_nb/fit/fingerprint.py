@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..interception.data import DataView
+    from .data import DataView
 
 # Float targets with at most this many distinct integer values are class labels.
 MAX_CLASSES = 1000

@@ -253,7 +253,7 @@ def canonical_compile(model: Any) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - objects that don't serialise
             config = None
     if not config:
-        from .records import describe_compile
+        from .model import describe_compile
 
         info = describe_compile(model)
         config = {k: info.get(k) for k in ("optimizer", "optimizer_config", "loss", "metrics")}
@@ -281,7 +281,7 @@ def optimizer_steps(model: Any) -> int:
 
 def hyperparameters(model: Any, call: Any, compile_part: dict[str, Any], fit_part: dict[str, Any]) -> dict[str, Any]:
     """The main settings, flat, for naming differences; ``other`` hashes the rest."""
-    from .records import describe_compile, name_of
+    from .model import describe_compile, name_of
 
     info = describe_compile(model)
     loss = info.get("loss")

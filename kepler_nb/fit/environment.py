@@ -1,0 +1,71 @@
+"""The environment a fit runs in: versions, devices, host, working directory, git state.
+
+The versions and devices are read once per process (``static_environment``);
+the git state is read per fit, on a background thread, so its ``git`` calls
+overlap the checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import socket
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+_background: ThreadPoolExecutor | None = None
+
+
+def describe_environment_soon() -> Future:
+    """``describe_environment()`` on a background thread, so its git calls overlap the checks."""
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kepler-environment")
+    return _background.submit(describe_environment)
+
+
+def describe_environment() -> dict[str, Any]:
+    """Versions, devices, host, working directory and git state."""
+    env = dict(static_environment())
+    env["cwd"] = os.getcwd()
+    env.update(_git_state(env["cwd"]))
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def static_environment() -> dict[str, Any]:
+    """Versions and devices: read once per process, no git call."""
+    import keras
+    import tensorflow as tf
+
+    devices = [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "devices": devices,
+        "gpu": any(":GPU" in d for d in devices),
+        "executable": sys.executable,
+    }
+
+
+def _git_state(cwd: str) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": None}
+    return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
