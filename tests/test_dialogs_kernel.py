@@ -347,7 +347,9 @@ def test_a_front_end_without_widgets_gets_the_default_after_the_handshake(front_
     client, _ = front_end
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '2'"))
     asking = client.execute(
-        "from kepler_nb.presentation.prompts import Question, ask\nprint('answer:', ask(Question('Go on?')).choice)"
+        "from kepler_nb.presentation.prompts import ask\n"
+        "from kepler_nb.presentation.questions import Question\n"
+        "print('answer:', ask(Question('Go on?')).choice)"
     )
     shown = client.idle(asking)  # the client never says "ready", as a front end without widgets
     assert "Go on? -> Train anyway (the default: the front end showed no widget within 2 s)" in shown

@@ -32,9 +32,9 @@ def build(units=8, lr=0.01, activation="relu"):
     return model
 
 
-def inspect(model, x=X, y=Y, options=None, **fit):
+def inspect(model, x=X, y=Y, options=None, ask=None, **fit):
     lines: list[str] = []
-    inspector = ModelInspector(model, project="dup", options=options, show=lines.append)
+    inspector = ModelInspector(model, project="dup", options=options, show=lines.append, ask=ask)
     history = inspector.fit(x, y, **{**FIT, **fit})
     return inspector, history, "\n".join(lines)
 
@@ -203,29 +203,26 @@ def test_magics_in_a_real_kernel(kepler_home, tmp_path):
     assert journal.get(2)["duplicate_of"] == 1 and "model2" in journal.get(2)["cell"]
 
 
-def test_a_person_can_see_the_curves_before_deciding(kepler_home, monkeypatch):
-    from kepler_nb.interception import inspector as inspector_module
-    from kepler_nb.presentation.prompts import Answer
+def test_a_person_can_see_the_curves_before_deciding(kepler_home):
+    from kepler_nb.presentation.questions import Answer
 
     inspect(build(units=8))
     asked = []
 
-    def person(question, cell_answer=None, show=print):  # clicks "show", then "continue"
+    def person(question):  # clicks "show", then "continue"
         asked.append(question)
         return Answer("show" if len(asked) == 1 else "continue", "clicked", "click")
 
-    monkeypatch.setattr(inspector_module, "ask", person)
-    second, history, text = inspect(build(units=16))
+    second, history, text = inspect(build(units=16), ask=person)
     first_question, second_question = asked
     assert first_question.text == "1 similar model found. Continue training?"
-    if hasattr(first_question, "extra_choices"):
-        assert first_question.extra_choices == {"show": "Show their curves"}
-        assert second_question.extra_choices == {}
-        row = first_question.details[0]
-        assert (row[0], row[2], row[3]) == (
-            "1",
-            "nearby architecture, same data",
-            "layer 1 Dense: 8 units (this run: 16)",
-        )
+    assert first_question.extra_choices == {"show": "Show their curves"}
+    assert second_question.extra_choices == {}
+    row = first_question.details[0]
+    assert (row[0], row[2], row[3]) == (
+        "1",
+        "nearby architecture, same data",
+        "layer 1 Dense: 8 units (this run: 16)",
+    )
     assert "curves of experiments 1 " in text
     assert len(history.epoch) == 2

@@ -8,7 +8,8 @@ import pytest
 
 from kepler_nb.presentation import frontend
 from kepler_nb.presentation.dialog import DEFAULT_TIMEOUT, Dialog, dialog_timeout
-from kepler_nb.presentation.prompts import Answer, Question, answer_line, ask, ask_terminal, validate_answer
+from kepler_nb.presentation.prompts import ask, ask_terminal
+from kepler_nb.presentation.questions import Answer, Question, answer_line, validate_answer
 
 SIMILAR = Question(
     "3 similar models found. Continue training?",
@@ -142,7 +143,9 @@ def test_a_terminal_ipython_asks_at_its_prompt():
     )
     try:
         child.expect(r"In \[1\]: ")
-        child.sendline("from kepler_nb.presentation.prompts import Question, ask")
+        child.sendline(
+            "from kepler_nb.presentation.prompts import ask; from kepler_nb.presentation.questions import Question"
+        )
         child.expect(r"In \[2\]: ")
         child.sendline("a = ask(Question('Go on?', skip_label='Stop', extra_choices={'show': 'Show them'}))")
         child.expect(r"\[h\] Show them / \[c\] Train anyway / \[s\] Stop \(default: Train anyway\): ")

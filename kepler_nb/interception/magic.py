@@ -11,7 +11,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..checks.selection import Selection, parse_codes
-from ..presentation.prompts import validate_answer
+from ..presentation.questions import validate_answer
 from .inspector import ModelInspector, RunOptions
 from .routing import route_fits
 
@@ -142,7 +142,8 @@ class KeplerMagics(Magics):
         """``%kepler journal``: the experiments of this notebook's project (``--project P``, ``--all``)."""
         from ..journal.journal import Journal
         from ..presentation.journal_widget import open_journal
-        from .inspector import _default_project, shared_journal
+        from .inspector import shared_journal
+        from .record import default_project
 
         unknown = [w for w in words if w.startswith("-") and w not in ("--project", "-p", "--all", "--inline")]
         if unknown or words[-1:] in (["--project"], ["-p"]):
@@ -153,7 +154,7 @@ class KeplerMagics(Magics):
                 project = words[words.index(flag) + 1]
         if project is None and "--all" not in words:
             last = self.last_inspectors[-1].options.project if self.last_inspectors else None
-            project = last or _default_project(self.shell.user_ns)
+            project = last or default_project(self.shell.user_ns)
         open_journal(Journal(shared_journal().home), project=project, inline="--inline" in words, shell=self.shell)
 
     def _tensorboard(self, words: list[str]) -> None:

@@ -20,7 +20,7 @@ import anywidget
 import traitlets
 
 from . import assets, frontend, waiting
-from .prompts import Answer, Question, answer_line
+from .questions import Answer, Question, answer_line
 
 log = logging.getLogger("kepler")
 
