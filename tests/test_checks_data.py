@@ -148,12 +148,20 @@ def test_k302_duplicate_samples():
     assert finding.details["duplicates"] == 50
 
 
-def test_k302_quiet_on_a_rare_copy_and_on_near_copies():
+def test_k302_is_only_info_on_a_rare_copy_and_quiet_on_near_copies():
     x, y = standardized(n=500)
     x[7] = x[3]  # one copy in 500: 0.2%
-    assert not found(run(dense(20, 3), x, y), "K302")
+    (rare,) = found(run(dense(20, 3), x, y), "K302")
+    assert rare.severity == "info" and "1 of 500 training samples" in rare.message
     x2 = np.concatenate([x, x[:50] + np.float32(1e-6)])  # close, but not equal
-    assert not found(run(dense(20, 3), x2, np.r_[y, y[:50]]), "K302")
+    assert [f.severity for f in found(run(dense(20, 3), x2, np.r_[y, y[:50]]), "K302")] == ["info"]
+
+
+def test_k302_is_only_info_on_one_duplicated_row_of_150():
+    x, y = standardized(n=150, d=4)
+    x[149] = x[10]
+    (finding,) = found(run(dense(4, 3), x, y), "K302")
+    assert finding.severity == "info" and "1 of 150" in finding.message
 
 
 def test_k302_quiet_when_copies_are_unavoidable():
@@ -238,6 +246,34 @@ def test_k303_left_to_a_rescaling_layer():
     findings = run(dense((8, 8, 1), first="rescaling"), images, RNG.integers(0, 10, 100))
     assert not found(findings, "K303")
     assert "Rescaling" in skipped(findings, "K303")[0].message
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        lambda: [keras.layers.BatchNormalization()],
+        lambda: [keras.layers.LayerNormalization()],
+        # nested, after a reshape: still before any weights
+        lambda: [keras.Sequential([keras.layers.Flatten(), keras.layers.BatchNormalization()])],
+    ],
+    ids=["batchnorm-first", "layernorm-first", "nested-batchnorm"],
+)
+def test_k303_left_to_a_normalisation_layer_before_the_first_weights(first, digits):
+    x, y = digits  # 0..16, flagged without the layer (test_k303_digits_0_to_16_fire)
+    model = keras.Sequential([keras.Input((64,)), *first(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    findings = run(model, x, y)
+    assert not found(findings, "K303")
+    assert "scales its inputs itself" in skipped(findings, "K303")[0].message
+
+
+def test_k303_still_fires_when_batchnorm_comes_after_the_first_weights(digits):
+    x, y = digits
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(16), keras.layers.BatchNormalization(), keras.layers.Dense(10)]
+    )
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert found(run(model, x, y), "K303")
 
 
 # -- K304 integer inputs / K305 float64 inputs ------------------------------------------
@@ -373,6 +409,13 @@ def test_k310_validation_data_taken_from_training_data():
     xv = np.concatenate([x[:30], standardized(n=70, seed=9)[0]]).astype("float64")  # another dtype, same values
     (finding,) = found(run(dense(20, 3), x, y, validation_data=(xv, np.r_[y[:30], y[:70]])), "K310")
     assert "30 of 100 validation samples (30%) also appear in the training data" in finding.message
+
+
+def test_k310_is_only_info_for_two_copies_in_a_toy_set():
+    x, y = standardized(n=60)
+    xv = np.concatenate([x[:2], standardized(n=19, seed=9)[0]])  # 2 of 21 validation samples
+    (finding,) = found(run(dense(20, 3), x, y, validation_data=(xv, np.r_[y[:2], y[:19]])), "K310")
+    assert finding.severity == "info" and "2 of 21 validation samples" in finding.message
 
 
 def test_k310_quiet_on_disjoint_validation_data_and_clean_split():

@@ -260,9 +260,17 @@ def test_k204_is_silent_on_0_1_labels_with_binary_crossentropy(binary):
 
 
 def test_k205_flags_stacked_linear_dense_layers(digits):
-    model = seq(dense(64, name="first"), dense(64, "relu", name="second"), dense(10, "softmax"))
+    model = seq(dense(64, name="first"), dense(64, name="second"), dense(10, "softmax"))
     (finding,) = found("K205", model, *digits)
     assert finding.severity == "warning"
+    assert "first (Dense 64, linear) -> second (Dense 64, linear)" in finding.message
+
+
+def test_k205_is_only_info_for_a_linear_layer_into_a_nonlinear_one(digits):
+    # A legitimate factorisation (a low-rank projection), not a forgotten activation.
+    model = seq(dense(64, name="first"), dense(64, "relu", name="second"), dense(10, "softmax"))
+    (finding,) = found("K205", model, *digits)
+    assert finding.severity == "info"
     assert "first (Dense 64, linear) -> second (Dense 64, relu)" in finding.message
 
 

@@ -99,11 +99,22 @@ def test_k101_flags_a_learning_rate_out_of_range(digits, optimizer, severity, nu
         lambda: keras.optimizers.Adam(learning_rate=1e-2),
         lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.0, 1000, warmup_target=1e-3)),
         lambda: keras.optimizers.SGD(keras.optimizers.schedules.PiecewiseConstantDecay([100], [0.1, 0.01])),
+        # on the bounds, as Keras stores them in float32 (1e-4 is 9.9999997e-05)
+        lambda: keras.optimizers.SGD(learning_rate=1e-4),
+        lambda: keras.optimizers.Adam(learning_rate=1e-6),
+        lambda: keras.optimizers.RMSprop(learning_rate=1e-2),
     ],
 )
 def test_k101_is_silent_on_sane_learning_rates(digits, optimizer):
     x, y = digits
     assert found("K101", mlp(optimizer=optimizer() if callable(optimizer) else optimizer), x, y) == []
+
+
+def test_k101_never_says_1x_for_a_rate_just_out_of_range(digits):
+    (finding,) = found("K101", mlp(optimizer=keras.optimizers.SGD(learning_rate=9.5e-5)), *digits)
+    assert "slightly under the bottom" in finding.message and "1x" not in finding.message
+    (far,) = found("K101", mlp(optimizer=keras.optimizers.SGD(learning_rate=1e-6)), *digits)
+    assert "100x under the bottom" in far.message
 
 
 def test_k101_skips_an_uncompiled_model(digits):

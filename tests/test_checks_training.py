@@ -238,6 +238,42 @@ def test_k404_passes_noise_and_tiny_rises():
     assert reported("K404", curve(loss=[0.5, 0.001, 0.003])) == []  # near zero, far below the start
 
 
+def test_k404_judges_rises_against_the_progress_made():
+    # A million times below the start, three rises in a row, the next epoch the best: noise.
+    tiny = [2.1, 0.3, 1e-3, 2e-5, 1.95e-06, 2.6e-06, 3.9e-06, 5.3e-06]
+    assert reported("K404", curve(loss=tiny)) == []
+    # The end of a converged run: +26%, but 2% of the way the loss came down.
+    converged = [0.70, 0.21, 0.09, 0.05, 0.042, 0.046, 0.049, 0.053]
+    assert reported("K404", curve(loss=converged)) == []
+    (real,) = reported("K404", curve(loss=[0.70, 0.21, 0.09, 0.05, 0.042, 0.08, 0.15, 0.3]))
+    assert "loss rose 3 epochs in a row" in real.message
+
+
+def test_k404_and_k405_know_how_many_batches_an_epoch_holds():
+    rising = curve(loss=[1.0, 0.8, 0.9, 1.0, 1.2])
+    rising.steps_per_epoch = 2
+    assert reported("K404", rising) == []
+    swings = curve(loss=[1.2, 1.0, 0.6, 0.9, 0.5, 0.95, 0.55])
+    swings.steps_per_epoch = 2
+    (finding,) = run("K405", swings)
+    assert finding.skipped and "only 2 batches" in finding.message
+    swings.steps_per_epoch = 50
+    assert reported("K405", swings)
+
+
+def test_k405_skips_a_50_sample_run_of_2_steps_per_epoch(kepler_home):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    with ModelInspector(model=model, show=quiet) as mi:
+        mi.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    (k405,) = [f for f in mi.findings if f.code == "K405"]
+    assert k405.skipped and "only 2 batches" in k405.message
+
+
 # -- K405 --------------------------------------------------------------------------------
 def test_k405_flags_large_swings():
     (finding,) = reported("K405", curve(loss=[1.2, 1.0, 0.6, 0.9, 0.5, 0.95, 0.55]))

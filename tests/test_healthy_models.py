@@ -191,6 +191,183 @@ def pandas_frame():
     return model, (frame, labels), dict(validation_split=0.2, batch_size=16)
 
 
+# -- the way Keras' official examples write models (synthetic data of the same shapes) -----------
+def mnist_convnet():
+    """keras.io "Simple MNIST convnet": one-hot labels, categorical cross-entropy, validation_split=0.1."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 600)
+    images = rng.random((600, 28, 28, 1), dtype=np.float32) * 0.3
+    for k in range(10):  # each class lights up its own band of rows
+        images[labels == k, 2 * k + 4 : 2 * k + 7, 4:24, 0] += 0.7
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model, (images, keras.utils.to_categorical(labels, 10)), dict(batch_size=128, validation_split=0.1)
+
+
+WORDS = [f"w{i}" for i in range(300)]
+
+
+def text_classification_from_scratch():
+    """keras.io "Text classification from scratch": TextVectorization in a shuffled tf.data pipeline."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    texts = [
+        " ".join(rng.choice(WORDS[:150] if label else WORDS[150:], size=int(rng.integers(20, 60)))) for label in labels
+    ]
+    vectorize_layer = layers.TextVectorization(max_tokens=1000, output_mode="int", output_sequence_length=64)
+    vectorize_layer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(64))
+
+    def vectorize_text(text, label):
+        return vectorize_layer(text), label
+
+    raw = tf.data.Dataset.from_tensor_slices((texts, labels.astype("float32")))
+    train = raw.take(320).shuffle(320, seed=1).batch(32).map(vectorize_text)
+    val = raw.skip(320).batch(32).map(vectorize_text)
+
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    x = layers.Embedding(1000, 32)(inputs)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Conv1D(32, 7, padding="valid", activation="relu", strides=3)(x)
+    x = layers.Conv1D(32, 7, padding="valid", activation="relu", strides=3)(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    predictions = layers.Dense(1, activation="sigmoid", name="predictions")(x)
+    model = keras.Model(inputs, predictions)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model, (train,), dict(validation_data=val)
+
+
+def timeseries_classification_from_scratch():
+    """keras.io "Timeseries classification from scratch": Conv1D -> BatchNorm -> ReLU blocks."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    t = np.linspace(0, 8 * np.pi, 128)
+    series = np.sin(t[None, :] * (1 + labels[:, None])) + rng.normal(0, 0.5, (300, 128))
+    series = ((series - series.mean()) / series.std()).astype("float32")[..., None]
+    input_layer = keras.layers.Input((128, 1))
+    x = input_layer
+    for _ in range(3):
+        x = keras.layers.Conv1D(filters=16, kernel_size=3, padding="same")(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    gap = keras.layers.GlobalAveragePooling1D()(x)
+    output_layer = keras.layers.Dense(2, activation="softmax")(gap)
+    model = keras.models.Model(inputs=input_layer, outputs=output_layer)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    return model, (series, labels), dict(batch_size=32, validation_split=0.2)
+
+
+def functional_multi_input_multi_output():
+    """keras.io "The Functional API": title + body + tags in; priority and department out (dict losses)."""
+    rng = np.random.default_rng(0)
+    n = 256
+    title = rng.integers(0, 500, (n, 10))
+    body = rng.integers(0, 500, (n, 50))
+    tags = rng.integers(0, 2, (n, 12)).astype("float32")
+    priority = tags[:, :1].copy()
+    department = keras.utils.to_categorical(rng.integers(0, 4, n), 4)
+    title_input = keras.Input(shape=(None,), name="title")
+    body_input = keras.Input(shape=(None,), name="body")
+    tags_input = keras.Input(shape=(12,), name="tags")
+    title_features = layers.LSTM(16)(layers.Embedding(500, 16)(title_input))
+    body_features = layers.LSTM(8)(layers.Embedding(500, 16)(body_input))
+    x = layers.concatenate([title_features, body_features, tags_input])
+    priority_pred = layers.Dense(1, name="priority")(x)
+    department_pred = layers.Dense(4, name="department")(x)
+    model = keras.Model(
+        inputs=[title_input, body_input, tags_input], outputs={"priority": priority_pred, "department": department_pred}
+    )
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(1e-3),
+        loss={
+            "priority": keras.losses.BinaryCrossentropy(from_logits=True),
+            "department": keras.losses.CategoricalCrossentropy(from_logits=True),
+        },
+        loss_weights={"priority": 1.0, "department": 0.2},
+    )
+    inputs = {"title": title, "body": body, "tags": tags}
+    return model, (inputs, {"priority": priority, "department": department}), dict(batch_size=32, validation_split=0.2)
+
+
+def subclassed_model():
+    """A subclassed keras.Model (keras.io "Making new layers and models via subclassing")."""
+
+    class Classifier(keras.Model):
+        def __init__(self, classes: int = 10) -> None:
+            super().__init__()
+            self.hidden = layers.Dense(32, activation="relu")
+            self.dropout = layers.Dropout(0.2)
+            self.classify = layers.Dense(classes, activation="softmax")
+
+        def call(self, inputs, training=False):
+            return self.classify(self.dropout(self.hidden(inputs), training=training))
+
+    x, y = digits()
+    model = Classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, (x, y), dict(validation_split=0.2)
+
+
+# -- false alarms seen on healthy programs ----------------------------------------------------
+def batchnorm_normalises_raw_inputs():
+    """The first layer is BatchNormalization: the model normalises its own (0..16) inputs."""
+    data = load_digits()
+    x, y = shuffled(data.data.astype("float32"), data.target.astype("int64"))
+    model = mlp(64, 10, "softmax", "sparse_categorical_crossentropy")
+    model = keras.Sequential([keras.Input((64,)), layers.BatchNormalization(), *model.layers])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model, (x[:800], y[:800]), dict(validation_split=0.2)
+
+
+def toy_set_with_a_few_copies():
+    """Iris plus two duplicated rows, validated on a set holding two of those copies."""
+    data = load_iris()
+    x, y = shuffled(standardize(data.data), data.target.astype("int64"))
+    x, y = np.concatenate([x, x[:2]]), np.concatenate([y, y[:2]])
+    x, y = shuffled(x, y, seed=3)
+    val_x, val_y = np.concatenate([x[:2], x[-19:] + 0.01]), np.concatenate([y[:2], y[-19:]])
+    model = mlp(4, 3, "softmax", "sparse_categorical_crossentropy", hidden=16)
+    return model, (x, y), dict(validation_data=(val_x, val_y), batch_size=16)
+
+
+def linear_projection_then_relu():
+    """Dense(linear) -> Dense(relu): a factorised layer, not a forgotten activation."""
+    x, y = digits()
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(32),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9), loss="sparse_categorical_crossentropy"
+    )
+    return model, (x, y), dict(validation_split=0.2)
+
+
+def tiny_run_of_two_steps_per_epoch():
+    """50 samples, batch 32: each epoch's loss is the mean of 2 batches, noisy by nature."""
+    data = load_iris()
+    x, y = shuffled(standardize(data.data), data.target.astype("int64"))
+    model = mlp(4, 3, "softmax", "sparse_categorical_crossentropy", hidden=8)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return model, (x[:50], y[:50]), dict(epochs=12, batch_size=32)
+
+
 CASES = [
     dense_sparse_labels,
     dense_one_hot_labels,
@@ -204,6 +381,15 @@ CASES = [
     python_generator,
     py_dataset,
     pandas_frame,
+    mnist_convnet,
+    text_classification_from_scratch,
+    timeseries_classification_from_scratch,
+    functional_multi_input_multi_output,
+    subclassed_model,
+    batchnorm_normalises_raw_inputs,
+    toy_set_with_a_few_copies,
+    linear_projection_then_relu,
+    tiny_run_of_two_steps_per_epoch,
 ]
 
 
@@ -211,11 +397,12 @@ CASES = [
 def test_healthy_model_draws_no_error_or_warning(kepler_home, case):
     keras.utils.set_random_seed(0)
     model, args, kwargs = case()
+    epochs = kwargs.pop("epochs", EPOCHS)
     lines: list[str] = []
     with ModelInspector(model=model, project="healthy", show=lines.append) as mi:
-        history = mi.fit(*args, epochs=EPOCHS, verbose=0, **kwargs)
+        history = mi.fit(*args, epochs=epochs, verbose=0, **kwargs)
 
-    assert len(history.history["loss"]) == EPOCHS
+    assert len(history.history["loss"]) == epochs
     alarms = [f.line() for f in mi.findings if f.severity in ("error", "warning") and not f.skipped]
     assert not alarms, "\n".join(alarms)
     assert {"K403", "K502"} <= {f.code for f in mi.findings}, "the training and environment checks ran"

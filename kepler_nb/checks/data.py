@@ -14,13 +14,13 @@ import numpy as np
 
 from . import data_samples, data_targets  # noqa: F401 - registers the other K3xx checks
 from .datastats import ArrayStats, feature_names, stats_of, unusable
+from .layers import SCALING_LAYERS, input_normalizer
 from .registry import Report, Skip, check
 
 if TYPE_CHECKING:
     from .context import CheckContext
 
 TOKEN_LAYERS = ("Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing", "TextVectorization")
-SCALING_LAYERS = ("Rescaling", "Normalization")
 
 
 def _layer_kinds(model: Any) -> set[str]:
@@ -40,8 +40,14 @@ def _token_ids(ctx: CheckContext, stats: ArrayStats) -> bool:
 
 
 def _scaled_in_model(ctx: CheckContext) -> str | None:
+    """The layer that normalises the inputs inside the model, if any.
+
+    A Rescaling or Normalization layer anywhere counts; any normalisation
+    layer (BatchNormalization, LayerNormalization, ...) counts when it comes
+    before the first layer with weights, nested models opened.
+    """
     found = _layer_kinds(ctx.model) & set(SCALING_LAYERS)
-    return sorted(found)[0] if found else None
+    return sorted(found)[0] if found else input_normalizer(ctx.model)
 
 
 # -- K303 ----------------------------------------------------------------------
@@ -82,8 +88,10 @@ def data_not_normalized(ctx: CheckContext):
     feature's typical magnitude is above 100, or when most features never
     exceed 0.01 (scaled twice). Standardized features (even with outliers
     many stds out), and features scaled into [0, 1] or [-1, 1], pass.
-    Inputs read by an Embedding, and models with a Rescaling or
-    Normalization layer, are left alone.
+    Inputs read by an Embedding, models with a Rescaling or Normalization
+    layer, and models whose first layers (before any layer with weights, at
+    any depth) include a BatchNormalization, LayerNormalization or other
+    normalisation layer, are left alone: the model normalises its inputs.
 
     ## Why is this bad?
     Features far from zero, or on wildly different scales, make the loss

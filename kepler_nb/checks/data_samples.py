@@ -204,20 +204,28 @@ def _near_copies(matrix: np.ndarray, std: np.ndarray) -> dict[str, Any] | None:
 
 # -- K302 ----------------------------------------------------------------------
 
-DUPLICATE_SHARE = 0.01  # report when at least this share of the training samples are extra copies
+DUPLICATE_SHARE = 0.01  # a warning needs at least this share of the training samples to be extra copies ...
+DUPLICATE_MIN_COUNT = 10  # ... and at least this many; fewer copies are reported as info
 INHERENT_MAX_FEATURES = 32  # with few features, check whether duplicates are unavoidable
 
 
-@check("K302", "duplicate-samples", stage="data", severity="warning", thresholds={"min_share": DUPLICATE_SHARE})
+@check(
+    "K302",
+    "duplicate-samples",
+    stage="data",
+    severity="warning",
+    thresholds={"min_share": DUPLICATE_SHARE, "min_count": DUPLICATE_MIN_COUNT},
+)
 def duplicate_samples(ctx: CheckContext):
     """Duplicate training samples.
 
     ## What it does
     Hashes every training row (all inputs together) and counts rows that
     are exact copies of an earlier one; with `validation_split`, only the
-    rows that are trained on. Reports when at least 1% of the samples are
-    extra copies, unless the features take so few values that copies are
-    unavoidable.
+    rows that are trained on. Warns when at least 1% of the samples, and at
+    least 10 of them, are extra copies; fewer copies (one duplicated row of
+    150) are reported as info. Nothing is reported when the features take
+    so few values that copies are unavoidable.
 
     ## Why is this bad?
     Copies weigh some samples more than others without anyone deciding so,
@@ -246,8 +254,9 @@ def duplicate_samples(ctx: CheckContext):
         return
     arrays = stats.input_arrays()
     found = int(round(len(copies) * verified_share(arrays, copies, arrays, first[inverse[copies]])))
-    if found < max(1, DUPLICATE_SHARE * n) or _copies_unavoidable(ctx, stats, n):
+    if found < 1 or _copies_unavoidable(ctx, stats, n):
         return
+    matters = found >= DUPLICATE_SHARE * n and found >= DUPLICATE_MIN_COUNT
     example = copies[0]
     what = "training samples" if cut is None else "samples trained on (before the validation_split tail)"
     yield Report(
@@ -256,6 +265,7 @@ def duplicate_samples(ctx: CheckContext):
         f"{stats.scope()}",
         fix="Remove the copies (np.unique(x.reshape(len(x), -1), axis=0, return_index=True)) unless they are "
         "deliberate oversampling.",
+        severity=None if matters else "info",
         details={"duplicates": found, "samples": n, "max_repeats": int(counts.max())},
     )
 
@@ -343,7 +353,17 @@ def conflicting_labels(ctx: CheckContext):
 # -- K310 ----------------------------------------------------------------------
 
 
-@check("K310", "validation-leakage", stage="data", severity="warning")
+LEAKAGE_SHARE = 0.01  # a warning needs at least this share of the validation samples in the training set ...
+LEAKAGE_MIN_COUNT = 5  # ... and at least this many; fewer are reported as info
+
+
+@check(
+    "K310",
+    "validation-leakage",
+    stage="data",
+    severity="warning",
+    thresholds={"min_share": LEAKAGE_SHARE, "min_count": LEAKAGE_MIN_COUNT},
+)
 def validation_leakage(ctx: CheckContext):
     """Validation samples also present in the training set (leakage).
 
@@ -407,5 +427,6 @@ def validation_leakage(ctx: CheckContext):
         f"(e.g. validation sample {vrows[i]:,} is training sample {trows[i]:,}): validation scores will be "
         f"too optimistic{val.scope()}",
         fix="Remove from the validation set every sample that is in the training set (deduplicate before splitting).",
+        severity=None if found >= LEAKAGE_SHARE * m and found >= LEAKAGE_MIN_COUNT else "info",
         details={"leaked": found, "validation_samples": m},
     )

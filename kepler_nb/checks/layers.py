@@ -112,6 +112,32 @@ def _is_functional(model: Any) -> bool:
     return is_a(model, {"Functional"}) and not _is_sequential(model)
 
 
+SCALING_LAYERS = ("Rescaling", "Normalization")
+# Layers that normalise what they receive: the inputs are normalised when one comes before any weights.
+INPUT_NORMALIZING_LAYERS = SCALING_LAYERS + (
+    "BatchNormalization",
+    "LayerNormalization",
+    "GroupNormalization",
+    "UnitNormalization",
+    "SpectralNormalization",
+)
+
+
+def input_normalizer(model: Any) -> str | None:
+    """The class name of the normalisation layer that comes before the first layer with weights, if any.
+
+    Nested models are opened; a Dense, convolution, recurrent or embedding
+    layer ends the search.
+    """
+    for layer in flat_layers(model):
+        name = type(layer).__name__
+        if name in INPUT_NORMALIZING_LAYERS:
+            return name
+        if is_weight_layer(layer) or any(hasattr(layer, a) for a in ("cell", "kernel", "embeddings", "units")):
+            return None
+    return None
+
+
 def flat_layers(model: Any) -> list[Any]:
     """Every layer, nested models opened, in order (input layers left out)."""
     out = []

@@ -35,7 +35,11 @@ def missing_nonlinearity(ctx: CheckContext):
     through nothing but reshaping, dropout, padding, average pooling or batch
     normalization, into another Dense or convolution layer. A deliberate
     linear bottleneck (narrower than what comes before and after it, as in
-    an autoencoder's code layer or MobileNetV2) is not flagged.
+    an autoencoder's code layer or MobileNetV2) is not flagged. A linear
+    layer followed by one with a non-linearity (`Dense(64) -> Dense(32,
+    activation="relu")`) is a legitimate factorisation, so it is reported
+    as info; a warning needs two linear maps in a row with no non-linearity
+    after the second either.
 
     ## Why is this bad?
     Two linear maps in a row are one linear map: the extra layer adds
@@ -59,14 +63,17 @@ def missing_nonlinearity(ctx: CheckContext):
             for nxt, _ in graph.through(layer, LINEAR_PASS_TYPES):
                 previous.setdefault(id(nxt), width(layer))
     found = []
+    severe = False
     for layer in graph.layers:
         if not is_weight_layer(layer) or activation_of(layer) != "linear":
             continue
-        chains = [
-            "".join(f" -> {p.name}" for p in path) + f" -> {describe(nxt)}"
+        following = [
+            (nxt, path)
             for nxt, path in graph.through(layer, LINEAR_PASS_TYPES)
             if is_weight_layer(nxt) and not _bottleneck(layer, nxt, path, previous.get(id(layer)))
         ]
+        chains = ["".join(f" -> {p.name}" for p in path) + f" -> {describe(nxt)}" for nxt, path in following]
+        severe = severe or any(_stays_linear(graph, nxt) for nxt, _ in following)
         if chains:
             more = f" (and {len(chains) - 1} more)" if len(chains) > 1 else ""
             found.append((layer, f"{describe(layer)}{chains[0]}{more}"))
@@ -75,6 +82,7 @@ def missing_nonlinearity(ctx: CheckContext):
         yield Report(
             f"{chain}: no non-linearity between them, so they collapse into one linear map",
             fix=f"Give {layer.name} an activation (e.g. activation='relu'), or remove one of the two layers.",
+            severity=None if severe else "info",
             details={"layers": [layer.name]},
         )
     elif found:
@@ -82,8 +90,17 @@ def missing_nonlinearity(ctx: CheckContext):
             f"{len(found)} layers have no non-linearity before the next Dense/convolution, so each pair collapses "
             f"into one linear map: {_listing([chain for _, chain in found])}",
             fix="Give these layers an activation (e.g. activation='relu'), or remove the redundant ones.",
+            severity=None if severe else "info",
             details={"layers": [layer.name for layer, _ in found]},
         )
+
+
+def _stays_linear(graph: LayerGraph, layer: Any) -> bool:
+    """A linear weight layer whose output meets no non-linearity before the next weight layer or the end."""
+    if activation_of(layer) != "linear":
+        return False
+    nexts = list(graph.through(layer, LINEAR_PASS_TYPES))
+    return not nexts or any(is_weight_layer(nxt) for nxt, _ in nexts)
 
 
 def _listing(items: list[str], limit: int = 3) -> str:

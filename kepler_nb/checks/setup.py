@@ -34,9 +34,17 @@ LEARNING_RATE_RANGES: dict[str, tuple[float, float]] = {
     "Muon": (1e-5, 1e-1),
 }
 TYPICAL_LEARNING_RATE = {"SGD": 0.01, "Adagrad": 0.01, "Adadelta": 1.0, "Ftrl": 0.01, "Lion": 1e-4}
+# Keras stores the rate as float32 (1e-4 becomes 9.9999997e-05): a bound is passed only beyond this relative margin.
+LEARNING_RATE_TOLERANCE = 1e-3
 
 
-@check("K101", "learning-rate-out-of-range", stage="setup", severity="warning", thresholds=LEARNING_RATE_RANGES)
+@check(
+    "K101",
+    "learning-rate-out-of-range",
+    stage="setup",
+    severity="warning",
+    thresholds={**LEARNING_RATE_RANGES, "relative_tolerance": LEARNING_RATE_TOLERANCE},
+)
 def learning_rate_out_of_range(ctx: CheckContext):
     """Learning rate outside a sane range for the optimizer.
 
@@ -44,7 +52,8 @@ def learning_rate_out_of_range(ctx: CheckContext):
     Compares the optimizer's learning rate with the range it usually trains
     in (see the thresholds; Keras' defaults sit well inside). For a schedule
     it judges the peak: the initial rate, the warm-up target, or the largest
-    piecewise value. Optimizers it doesn't know are skipped.
+    piecewise value. Optimizers it doesn't know are skipped. A rate on a
+    bound (as Keras stores it in float32) is inside the range.
 
     ## Why is this bad?
     Too high and the loss oscillates, diverges or turns NaN in the first
@@ -83,20 +92,27 @@ def learning_rate_out_of_range(ctx: CheckContext):
             severity="error",
             details=details,
         )
-    elif lr > high:
+    elif lr > high * (1 + LEARNING_RATE_TOLERANCE):
         yield Report(
-            f"{source} {lr:g} for {name} is above its sane range {low:g}..{high:g} ({lr / high:.3g}x the top): "
+            f"{source} {lr:.3g} for {name} is above its sane range {low:g}..{high:g} ({_times(lr / high)} the top): "
             "expect the loss to oscillate, diverge or turn NaN",
             fix=f"Start from {name}(learning_rate={typical:g}) and tune by factors of 3.",
             details=details,
         )
-    elif lr < low:
+    elif lr < low * (1 - LEARNING_RATE_TOLERANCE):
         yield Report(
-            f"{source} {lr:g} for {name} is below its sane range {low:g}..{high:g} ({low / lr:.3g}x under the "
-            "bottom): the loss will barely move",
+            f"{source} {lr:.3g} for {name} is below its sane range {low:g}..{high:g} ({_times(low / lr)} under "
+            "the bottom): the loss will barely move",
             fix=f"Start from {name}(learning_rate={typical:g}) and tune by factors of 3.",
             details=details,
         )
+
+
+def _times(ratio: float) -> str:
+    """``12x``, ``1.5x``, ``slightly``: never ``1x`` for a rate that is out of range."""
+    if ratio < 1.1:
+        return "slightly"
+    return f"{ratio:.2g}x" if ratio < 10 else f"{ratio:.3g}x"
 
 
 def _peak_learning_rate(optimizer: Any) -> tuple[float, str]:

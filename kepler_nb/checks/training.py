@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import NOISE_TYPES
+from .layers import NOISE_TYPES, input_normalizer
 from .registry import Report, Skip, check
 
 # Codes run once at train begin rather than at every epoch end.
@@ -39,6 +39,14 @@ class TrainingContext:
     model: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs: int = 0
+    steps_per_epoch: int | None = None  # batches averaged into each epoch's loss, when Keras knows
+    planned_epochs: int | None = None  # the fit's ``epochs``
+
+    def few_steps(self, minimum: int) -> str | None:
+        """Why each epoch's loss is noisy by nature (under ``minimum`` batches per epoch), or None."""
+        if self.steps_per_epoch is not None and self.steps_per_epoch < minimum:
+            return f"each epoch averages only {self.steps_per_epoch} batch{'es' if self.steps_per_epoch > 1 else ''}"
+        return None
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         for key, value in logs.items():
@@ -165,6 +173,12 @@ def initial_loss_unexpected(ctx: TrainingContext):
     probabilities fed to a loss expecting logits. The first epochs are then
     spent undoing the initialisation, or training never recovers.
 
+    ## Known problems
+    A model whose first layers (before any weights) include a
+    BatchNormalization is skipped: that layer normalises with batch
+    statistics only in training, so the inference-mode loss at
+    initialisation says nothing about the first steps.
+
     ## Example
     ```python
     model.fit(pixels_0_to_255, labels)  # initial loss 15.2, expected ln 10 = 2.30
@@ -203,6 +217,9 @@ def _expected_initial_loss(ctx: TrainingContext) -> tuple[float, str]:
     model = ctx.model
     if model is None or len(getattr(model, "outputs", None) or [None]) > 1:
         raise Skip("models with several outputs are not inspected by this check")
+    if input_normalizer(model) == "BatchNormalization":
+        # Its moving statistics start at 0/1: in inference mode the raw inputs pass unnormalised.
+        raise Skip("a BatchNormalization layer normalises the inputs with batch statistics only while training")
     if loss == "binary_crossentropy":
         return math.log(2), "ln 2 for binary cross-entropy"
     try:
@@ -373,6 +390,8 @@ def loss_not_decreasing(ctx: TrainingContext):
 # -- K404 ---------------------------------------------------------------------------
 DIVERGING_RISES = 3  # epochs in a row with a higher loss
 DIVERGING_MIN_RISE = 0.10  # ... adding up to at least 10%
+DIVERGING_MIN_SHARE_OF_PROGRESS = 0.25  # ... and to a quarter of the progress made so far (first - best)
+DIVERGING_MIN_STEPS = 8  # with fewer batches per epoch, the rises-in-a-row rule is noise
 DIVERGING_FACTOR = 2.0  # or a loss above twice its best and above the first epoch's
 
 
@@ -384,6 +403,8 @@ DIVERGING_FACTOR = 2.0  # or a loss above twice its best and above the first epo
     thresholds={
         "rises_in_a_row": DIVERGING_RISES,
         "min_rise": DIVERGING_MIN_RISE,
+        "min_share_of_progress": DIVERGING_MIN_SHARE_OF_PROGRESS,
+        "min_steps_per_epoch_for_rises": DIVERGING_MIN_STEPS,
         "factor_over_best": DIVERGING_FACTOR,
     },
 )
@@ -392,8 +413,14 @@ def loss_diverging(ctx: TrainingContext):
 
     ## What it does
     Flags a training loss that rose 3 epochs in a row by 10% or more in
-    total, or that climbed back above its first epoch's value and to more
-    than twice its best.
+    total and by at least a quarter of the progress the run had made (its
+    first epoch's loss minus its best), or that climbed back above its
+    first epoch's value and to more than twice its best. Rises are judged
+    against the loss's own scale: a loss that wobbles 1e-6 → 5e-6 a million
+    times below where it started, or 0.042 → 0.053 at the end of a run that
+    came down from 0.7, is noise, not divergence. When an epoch averages
+    fewer than 8 batches, its loss is noisy by nature and only the second
+    rule applies.
 
     ## Why is this bad?
     Gradient descent with a sane step size lowers the training loss; a
@@ -416,10 +443,18 @@ def loss_diverging(ctx: TrainingContext):
         raise Skip(f"needs 2 epochs, has {len(loss)}")
     tail = loss[-(DIVERGING_RISES + 1) :]
     rising = len(tail) == DIVERGING_RISES + 1 and all(b > a for a, b in zip(tail, tail[1:]))
-    if rising and tail[0] > 0 and (tail[-1] - tail[0]) / tail[0] >= DIVERGING_MIN_RISE:
+    rise = tail[-1] - tail[0]
+    progress = loss[0] - min(loss)
+    if (
+        rising
+        and ctx.few_steps(DIVERGING_MIN_STEPS) is None
+        and tail[0] > 0
+        and rise / tail[0] >= DIVERGING_MIN_RISE
+        and rise >= DIVERGING_MIN_SHARE_OF_PROGRESS * progress
+    ):
         yield Report(
             f"loss rose {DIVERGING_RISES} epochs in a row: {' → '.join(f'{v:.4g}' for v in tail)} "
-            f"(+{(tail[-1] - tail[0]) / tail[0]:.0%})",
+            f"(+{rise / tail[0]:.0%})",
             fix="Lower the learning rate (try 10x lower), or clip gradients (clipnorm=1.0).",
             details={"values": tail},
         )
@@ -440,6 +475,7 @@ OSCILLATION_WINDOW = 6  # the last epochs looked at
 OSCILLATION_MIN_FLIPS = 3  # of the 4 possible changes of direction in the window
 OSCILLATION_MIN_AMPLITUDE = 0.10  # typical step at least 10% of the window's mean loss ...
 OSCILLATION_MIN_SHARE_OF_START = 0.02  # ... and 2% of the first epoch's loss (a converged wobble is fine)
+OSCILLATION_MIN_STEPS = 8  # an epoch of fewer batches has a noisy loss by nature
 
 
 @check(
@@ -452,6 +488,7 @@ OSCILLATION_MIN_SHARE_OF_START = 0.02  # ... and 2% of the first epoch's loss (a
         "min_direction_changes": OSCILLATION_MIN_FLIPS,
         "min_amplitude": OSCILLATION_MIN_AMPLITUDE,
         "min_share_of_first_loss": OSCILLATION_MIN_SHARE_OF_START,
+        "min_steps_per_epoch": OSCILLATION_MIN_STEPS,
     },
 )
 def loss_oscillating(ctx: TrainingContext):
@@ -461,7 +498,8 @@ def loss_oscillating(ctx: TrainingContext):
     Over the last 6 epochs, counts the changes of direction of the training
     loss (up, down, up...). Flags 3 or more of the 4 possible when the
     typical epoch-to-epoch step (the median) is at least 10% of the mean
-    loss and 2% of the first epoch's loss.
+    loss and 2% of the first epoch's loss. Runs whose epochs average fewer
+    than 8 batches are not judged: their epoch loss is noisy by nature.
 
     ## Why is this bad?
     A loss that jumps up and down by large amounts, instead of settling,
@@ -481,6 +519,9 @@ def loss_oscillating(ctx: TrainingContext):
     ```
     """
     loss = ctx.losses()
+    noisy = ctx.few_steps(OSCILLATION_MIN_STEPS)
+    if noisy:
+        raise Skip(f"{noisy}: its loss is noisy by nature")
     if len(loss) < OSCILLATION_WINDOW:
         raise Skip(f"needs {OSCILLATION_WINDOW} epochs, has {len(loss)}")
     window = np.asarray(loss[-OSCILLATION_WINDOW:])

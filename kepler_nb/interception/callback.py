@@ -55,6 +55,9 @@ class KeplerCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.context is not None:
             self.context.model = self.model
+            params = self.params if isinstance(getattr(self, "params", None), dict) else {}
+            self.context.steps_per_epoch = params.get("steps")
+            self.context.planned_epochs = params.get("epochs")
             self._check(at_begin=True, epoch=0)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
