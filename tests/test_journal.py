@@ -238,3 +238,56 @@ def test_a_new_experiment_never_inherits_epochs_left_under_its_id(kepler_home):
     assert experiment_id == 1
     assert journal.history(experiment_id) == {}
     assert list(journal.runs.glob("1.epochs*orphan*"))  # kept aside, not deleted
+
+
+def test_epoch_lines_that_are_not_epochs_are_skipped(kepler_home):
+    """A damaged epoch file of an earlier run must not break what reads it (a fit's lookup, `kepler show`)."""
+    journal = Journal()
+    experiment_id = journal.start(summary(), parts())
+    journal.append_epoch(experiment_id, 0, {"loss": 2.0})
+    with open(journal.runs / f"{experiment_id}.epochs.jsonl", "a") as f:
+        for line in ("[1, 2]", '"text"', "null", '{"epoch": 1}', '{"epoch": 1, "logs": [0.5]}'):
+            f.write(line + "\n")
+        f.write('{"epoch": 1, "logs": {"loss": "high", "acc": true, "val_loss": 1.5}}\n')
+    journal.append_epoch(experiment_id, 2, {"loss": 1.0})
+    assert journal.history(experiment_id) == {"loss": [2.0, 1.0], "val_loss": [1.5]}
+    assert journal.get(experiment_id)["history"]["loss"] == [2.0, 1.0]
+    assert journal.similar(experiment_id) == []
+
+
+def test_an_epoch_follows_a_dying_kernels_partial_line_on_a_line_of_its_own(kepler_home):
+    journal = Journal()
+    experiment_id = journal.start(summary(), parts())
+    journal.append_epoch(experiment_id, 0, {"loss": 2.0})
+    with open(journal.runs / f"{experiment_id}.epochs.jsonl", "a") as f:
+        f.write('{"epoch": 1, "logs": {"loss": 1.')
+    journal.append_epoch(experiment_id, 1, {"loss": 1.5})
+    assert journal.history(experiment_id) == {"loss": [2.0, 1.5]}
+
+
+def test_a_damaged_part_reads_as_none_and_the_record_says_which(kepler_home):
+    journal = Journal()
+    experiment_id = journal.start(summary(), parts())
+    address = journal.table.get(doc_id=experiment_id)["blobs"]["cell"]
+    path = journal.blobs.root / address[:2] / f"{address}.json"
+    path.write_bytes(b'"model.fit(x, y, ep')
+    record = journal.get(experiment_id)
+    assert record["cell"] is None
+    assert record["notebook"] == NOTEBOOK
+    assert str(path) in record["damaged"]["cell"]
+    assert journal.search("fit") == []  # the cell's text is unreadable, the search goes on
+
+
+def test_the_home_and_everything_in_it_are_owner_only(kepler_home):
+    journal = Journal()
+    experiment_id = journal.start(summary(), parts())
+    journal.append_epoch(experiment_id, 0, {"loss": 1.0})
+    journal.update(experiment_id, {"status": "finished"})
+    logging.getLogger("kepler").info("something for the event log")
+    for handler in logging.getLogger("kepler").handlers:
+        handler.flush()
+    paths = [kepler_home, *kepler_home.rglob("*")]
+    kinds = {p.relative_to(kepler_home).parts[0] if p != kepler_home else "." for p in paths}
+    assert {".", "journal.jsonl", "kepler.log", "blobs", "runs"} <= kinds
+    modes = {str(p): oct(p.stat().st_mode & 0o777) for p in paths}
+    assert modes == {str(p): "0o700" if p.is_dir() else "0o600" for p in paths}

@@ -217,10 +217,10 @@ def install(point, nth):
             die()
         return real_copy(src, dst)
 
-    def write_head(path, inode, size):
+    def write_head(*args):
         if due("before-head"):
             die()
-        return real_head(path, inode, size)
+        return real_head(*args)
 
     os.write, os.replace, shutil.copyfile, storage._write_head = write, replace, copyfile, write_head
 
@@ -434,9 +434,10 @@ def test_truncated_inside_the_backed_up_part_recovers_the_backup(damaged_setup):
     assert "shorter" in message
     # Every record of the backup, each in its latest state; the 20 newer ones were only in the lost tail.
     assert listed == {eid: "finished" for eid in range(1, 31)}
-    # Their ids are handed out again; the new run doesn't inherit the lost run's epochs.
+    # Their ids are never handed out again (the head file knew 50 were), so nothing can mix
+    # into the new run: not the lost run's epochs, not a kernel still training on a lost id.
     new = journal.start({"project": "damage", "name": "new"}, {})
-    assert new == 31
+    assert new == 51
     assert journal.get(new)["history"] == {}
 
 
@@ -578,3 +579,121 @@ def test_a_deleted_journal_file_is_rebuilt_from_the_backup(damaged_setup):
     _, listed, message = load_damaged(path)
     assert "missing" in message
     assert listed == {eid: "finished" for eid in range(1, 31)}
+
+
+# -- threads, copies, damage that is valid JSON ------------------------------------------------------
+def test_threads_sharing_one_journal_lose_nothing(kepler_home, monkeypatch):
+    """The kernel's shared Journal, written by 4 threads at once (with compactions and readers)."""
+    import threading
+
+    monkeypatch.setattr(storage, "COMPACT_MIN_LINES", 60)
+    monkeypatch.setattr(storage, "BACKUP_MIN_BYTES", 0)
+    journal = Journal()
+    acked: list[list[tuple[int, str]]] = [[] for _ in range(4)]
+    errors: list[BaseException] = []
+    gate = threading.Barrier(4)
+
+    def work(worker: int) -> None:
+        try:
+            gate.wait()
+            for n in range(100):
+                name = f"t{worker}-{n}"
+                eid = journal.start({"project": "threads", "name": name}, {"cell": f"fit {name}"})
+                journal.append_epoch(eid, 0, {"loss": 1.0})
+                journal.update(eid, {"status": "finished"})
+                acked[worker].append((eid, name))
+                if n % 4 == 0:
+                    journal.experiments()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    writing = True
+
+    def read() -> None:  # the journal widget, refreshing
+        try:
+            while writing:
+                journal.experiments()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often: races show up within 400 records
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JournalCorruptWarning)
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        try:
+            for t in readers + threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            writing = False
+            for t in readers:
+                t.join()
+            sys.setswitchinterval(switch)
+        assert errors == []
+        expected = dict(pair for pairs in acked for pair in pairs)
+        assert len(expected) == 400
+        for reader in (journal, Journal()):
+            listed = {e["id"]: (e["name"], e["status"]) for e in reader.experiments()}
+            assert listed == {eid: (name, "finished") for eid, name in expected.items()}
+    assert all_lines_parse(journal.path)
+
+
+def test_a_cut_short_copy_of_the_folder_is_recovered_from_its_backup(damaged_setup, tmp_path, monkeypatch):
+    """A copy (cp -r, a restore, a sync client) has other inodes: damage must still be seen."""
+    import shutil
+
+    path, offsets = damaged_setup
+    copy = tmp_path / "copied-home"
+    shutil.copytree(path.parent, copy)
+    monkeypatch.setenv("KEPLER_HOME", str(copy))
+    os.truncate(copy / "journal.jsonl", (offsets[16][0] + offsets[16][1]) // 2)
+    journal, listed, message = load_damaged(copy / "journal.jsonl")
+    assert "shorter" in message
+    assert listed == {eid: "finished" for eid in range(1, 31)}
+    assert journal.start({"project": "copy", "name": "next"}, {}) == 51
+
+
+def test_a_record_id_damaged_into_valid_json_is_recovered(damaged_setup):
+    path, offsets = damaged_setup
+    data = path.read_bytes()
+    line_start = data.rfind(b"\n", 0, offsets[7][1] - 2) + 1
+    assert data[line_start:].startswith(b'{"t":"experiments","id":"7"')
+    path.write_bytes(data[:line_start] + data[line_start:].replace(b'"id":"7"', b'"id":"?7"', 1))
+    _, listed, message = load_damaged(path)
+    assert "is not a journal entry" in message
+    assert listed == {eid: "finished" for eid in range(1, 51)}  # record 7's line is in the backup
+
+
+def test_a_run_lost_to_damage_never_writes_into_another_run(damaged_setup):
+    """A kernel still training on an id the rebuild dropped: its epochs and end go nowhere else."""
+    from kepler_nb.journal.journal import UnknownExperimentError
+
+    path, offsets = damaged_setup
+    training = Journal()  # the kernel of run 50, still at work
+    os.truncate(path, offsets[45][0])
+    other, listed, _ = load_damaged(path)
+    assert 50 not in listed
+    new = other.start({"project": "damage", "name": "another kernel's run"}, {})
+    assert new == 51
+    training.append_epoch(50, 1, {"loss": 0.1})
+    with pytest.raises(UnknownExperimentError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", JournalCorruptWarning)
+        training.update(50, {"status": "finished"})
+    assert other.get(new)["history"] == {}
+    assert other.get(new)["status"] == "running"
+
+
+def test_recovery_without_a_backup_says_so(kepler_home):
+    journal = Journal()
+    offsets = {}
+    for n in range(1, 6):
+        eid, start_end, finish_end = record(journal, n)
+        offsets[eid] = (start_end, finish_end)
+    assert not journal.storage.backup_path.exists()
+    garble_line(journal.path, offsets[3][0] - 2)
+    _, _, message = load_damaged(journal.path)
+    assert "journal.jsonl.bak" not in message and "last good copy" not in message
+    assert "no earlier copy" in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 
 import pytest
@@ -29,7 +30,7 @@ def table_class(request, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_damage_reported():
-    """Nothing in this file is damage: a JournalCorruptWarning fails the test."""
+    """Nothing in this file is damage unless a test says so: a JournalCorruptWarning fails the test."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", storage.JournalCorruptWarning)
         yield
@@ -40,7 +41,10 @@ def open_db(path) -> TinyDB:
 
 
 def lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The entries of the log after its header (which is checked)."""
+    header, *entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert header["kepler_journal"] == 1
+    return entries
 
 
 DOCS = [
@@ -76,7 +80,6 @@ def test_round_trip_and_reopen(path, table_class):
 
     # One small JSON line per change, readable without Kepler.
     entries = lines(path)
-    assert entries[0] == storage.HEADER
     assert {"t": "_default", "id": "3", "del": True} in entries
     assert all(len(json.dumps(e)) < 300 for e in entries)
 
@@ -92,7 +95,7 @@ def test_in_place_operations_are_written(path, table_class):
         db.upsert({"n": 5, "new": True}, where("n") == 1000)
     assert [dict(d) for d in open_db(path).all()] == [{"n": 2}, {"n": 99}, {"n": 5, "new": True}]
     # Untouched documents are not rewritten: one line per actual change.
-    assert len(lines(path)) == 1 + 2 + 4
+    assert len(lines(path)) == 2 + 4
 
     with db.storage.transaction():
         db.update_multiple([({"m": 1}, where("n") == 2), ({"m": 2}, where("n") == 99)])
@@ -179,7 +182,7 @@ def test_compaction_keeps_every_document_and_swaps_atomically(path, monkeypatch)
                 db.update({"v": v}, doc_ids=[doc_id])
 
     # 8 inserts + 72 updates were written; compaction swapped in a new file.
-    assert len(lines(path)) < 30
+    assert len(lines(path)) < 29
     assert path.stat().st_ino != inode
     assert not list(path.parent.glob("*.tmp"))
     expected = [{"n": i, "v": 9} for i in range(8)]
@@ -216,7 +219,7 @@ def test_a_compaction_that_fails_before_the_swap_leaves_the_old_log(path, monkey
     assert "could not be compacted" in caplog.text
     assert not list(path.parent.glob("*.tmp"))
     # Every change is in the old log, which was never replaced.
-    assert len(lines(path)) == 1 + 5 + 12
+    assert len(lines(path)) == 5 + 12
     docs = [dict(d) for d in open_db(path).all()]
     assert docs == [{"n": 0, "m": 11}] + [{"n": i} for i in range(1, 5)]
     assert [dict(d) for d in db.all()] == docs
@@ -227,19 +230,19 @@ def test_a_missing_file_reads_as_empty_and_is_created_on_first_write(path):
     assert db.all() == []
     assert not path.exists()
     insert_all(db, [{"n": 1}])
-    assert lines(path) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"n": 1}}]
+    assert lines(path) == [{"t": "_default", "id": "1", "doc": {"n": 1}}]
 
 
 def test_a_first_write_killed_half_way_is_not_damage(path):
     path.write_bytes(b'{"kepler_journal":1}\n{"t":"_default","id":"1","doc":{"na')
     assert open_db(path).all() == []
     insert_all(open_db(path), [{"name": "first whole write"}])
-    assert lines(path) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"name": "first whole write"}}]
+    assert lines(path) == [{"t": "_default", "id": "1", "doc": {"name": "first whole write"}}]
     other = path.with_name("other.jsonl")
     other.write_bytes(b'{"kepler_jou')  # killed inside the header itself
     assert open_db(other).all() == []
     insert_all(open_db(other), [{"name": "again"}])
-    assert lines(other) == [storage.HEADER, {"t": "_default", "id": "1", "doc": {"name": "again"}}]
+    assert lines(other) == [{"t": "_default", "id": "1", "doc": {"name": "again"}}]
 
 
 def test_a_refresh_never_changes_a_table_a_caller_is_iterating(path):
@@ -252,3 +255,154 @@ def test_a_refresh_never_changes_a_table_a_caller_is_iterating(path):
         names.append(doc["name"])
     assert names == [d["name"] for d in DOCS]
     assert len(b.all()) == 2 * len(DOCS)
+
+
+def test_threads_sharing_one_storage_lose_nothing(path, monkeypatch):
+    """A kernel's threads (the journal widget, subshells, a thread pool) share one storage object."""
+    import threading
+
+    monkeypatch.setattr(storage, "COMPACT_MIN_LINES", 50)  # compactions too, while others read
+    db = TinyDB(str(path), storage=JournalStorage)
+    db.table_class = JournalTable
+    table = db.table("runs")
+    acked: list[list[int]] = [[] for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(100):
+                with db.storage.transaction():
+                    doc_id = table.insert({"worker": worker, "n": n})
+                with db.storage.transaction():
+                    table.update({"done": True}, doc_ids=[doc_id])
+                acked[worker].append(doc_id)
+                if n % 5 == 0:
+                    table.all()  # a reader among the writers
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    writing = True
+
+    def read() -> None:
+        try:
+            while writing:
+                table.all()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often: races show up within 400 documents
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    try:
+        for t in readers + threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        writing = False
+        for t in readers:
+            t.join()
+        sys.setswitchinterval(switch)
+    assert errors == []
+    ids = [i for ids in acked for i in ids]
+    assert len(ids) == len(set(ids)) == 400
+    for reader in (table, TinyDB(str(path), storage=JournalStorage).table("runs")):
+        docs = {d.doc_id: d for d in reader.all()}
+        assert set(docs) == set(ids)
+        assert all(d["done"] for d in docs.values())
+    assert b"\x00" not in path.read_bytes()
+
+
+def test_a_header_names_a_new_generation_for_each_file(path, monkeypatch):
+    monkeypatch.setattr(storage, "COMPACT_MIN_LINES", 5)
+    db = open_db(path)
+    insert_all(db, [{"n": 1}])
+    first = json.loads(path.read_text().splitlines()[0])["generation"]
+    head = json.loads(db.storage.head_path.read_text())
+    assert head == {"generation": first, "size": path.stat().st_size, "ids": {"_default": 1}}
+    for n in range(8):  # superseded lines pile up: compacted into a new file, a new generation
+        with db.storage.transaction():
+            db.update({"n": n}, doc_ids=[1])
+    second = json.loads(path.read_text().splitlines()[0])
+    assert second["generation"] != first and len(second["generation"]) == 32
+    assert second["ids"] == {"_default": 1}
+    assert json.loads(db.storage.head_path.read_text())["generation"] == second["generation"]
+
+
+def test_a_reader_is_not_fooled_by_a_recycled_inode(path):
+    """Two compactions can give the journal back the inode a reader cached: its offset means nothing there."""
+    db = open_db(path)
+    insert_all(db, [{"v": "a1"}, {"v": "a2"}, {"v": "a3"}])
+    reader = open_db(path)
+    assert [d["v"] for d in reader.all()] == ["a1", "a2", "a3"]
+    old = path.read_bytes()
+    header, *entries = old.splitlines(keepends=True)
+
+    # Another file written into the same inode: a new generation, the documents changed since,
+    # one more. Its lines line up with the old ones, so the old offset falls on a line start.
+    generation = json.loads(header).get("generation")
+    new_header = header.replace(generation.encode(), b"f" * 32) if generation else header
+    new = new_header + b"".join(e.replace(b'"a', b'"b') for e in entries)
+    new += b'{"t":"_default","id":"4","doc":{"v":"b4"}}\n'
+    assert len(new_header) == len(header) and new.startswith(new_header)
+    inode = path.stat().st_ino
+    with open(path, "r+b") as f:
+        f.write(new)
+    assert path.stat().st_ino == inode
+    db.storage.head_path.write_text(json.dumps({"generation": "f" * 32, "size": len(new), "ids": {"_default": 4}}))
+
+    assert [d["v"] for d in reader.all()] == ["b1", "b2", "b3", "b4"]
+
+
+def test_ids_are_never_handed_out_twice(path):
+    db = open_db(path)
+    db.table_class = JournalTable
+    table = db.table("runs")
+    with db.storage.transaction():
+        assert [table.insert({"n": n}) for n in range(3)] == [1, 2, 3]
+        table.remove(doc_ids=[3])
+    with db.storage.transaction():
+        assert table.insert({"n": 4}) == 4  # TinyDB alone would give 3 again
+    reopened = open_db(path)
+    reopened.table_class = JournalTable
+    with reopened.storage.transaction():
+        reopened.table("runs").truncate()
+    with reopened.storage.transaction():
+        assert reopened.table("runs").insert({"n": 5}) == 5
+
+
+def test_temporary_files_of_killed_writers_are_removed(path):
+    dead = 4_194_999  # above Linux's largest pid: no such process
+    home = path.parent
+    leftovers = [home / f"journal.jsonl.{dead}.tmp", home / f"journal.jsonl.bak.{dead}.tmp"]
+    leftovers.append(home / f"journal.jsonl.head.{dead}-140000.tmp")
+    for leftover in leftovers:
+        leftover.write_bytes(b"x" * 100_000)
+    mine = home / f"journal.jsonl.{os.getpid()}-1.tmp"  # a live writer's: kept
+    mine.write_bytes(b"busy")
+    other = home / "notes.123.tmp"  # not the journal's: kept
+    other.write_bytes(b"theirs")
+    insert_all(open_db(path), [{"n": 1}])
+    assert [p.exists() for p in leftovers] == [False, False, False]
+    assert mine.exists() and other.exists()
+
+
+def test_a_line_under_an_id_that_is_not_a_number_is_damage(path):
+    db = open_db(path)
+    insert_all(db, [{"n": 1}, {"n": 2}])
+    with open(path, "ab") as f:
+        f.write(b'{"t":"_default","id":"?7","doc":{"n":7}}\n')
+    with pytest.warns(storage.JournalCorruptWarning, match="line 4 is not a journal entry"):
+        docs = open_db(path).all()
+    assert [dict(d) for d in docs] == [{"n": 1}, {"n": 2}]
+    assert [dict(d) for d in open_db(path).all()] == [{"n": 1}, {"n": 2}]  # recovered for good
+
+
+def test_files_are_owner_only(path):
+    insert_all(open_db(path), [{"n": 1}])
+    files = [p for p in path.parent.iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"journal.jsonl", "journal.jsonl.head", "journal.jsonl.lock"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}

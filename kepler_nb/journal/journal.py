@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import psutil
 from tinydb import TinyDB
 
-from .blobs import BlobStore
+from .blobs import BlobStore, DamagedBlobError
 from .eventlog import attach_event_log
 from .home import kepler_home
-from .storage import JournalStorage, JournalTable
+from .storage import PRIVATE, PRIVATE_DIR, JournalStorage, JournalTable, write_all
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -113,13 +113,21 @@ class Journal:
         log.debug("experiment %d updated: %s", experiment_id, sorted(fields))
 
     def append_epoch(self, experiment_id: int, epoch: int, logs: dict[str, float]) -> None:
-        """Append one finished epoch; cheap, and durable if the kernel dies next."""
-        self.runs.mkdir(exist_ok=True)
-        line = json.dumps({"epoch": epoch, "logs": logs, "time": _now()}, default=float) + "\n"
-        with open(self._epochs_path(experiment_id), "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        """Append one finished epoch; cheap, and durable if the kernel dies next.
+
+        A write that fails (a full disk) leaves the file as it was, so the
+        epochs already there stay readable; the OSError says why.
+        """
+        self.runs.mkdir(exist_ok=True, mode=PRIVATE_DIR)
+        line = (json.dumps({"epoch": epoch, "logs": logs, "time": _now()}, default=float) + "\n").encode()
+        fd = os.open(self._epochs_path(experiment_id), os.O_RDWR | os.O_CREAT, PRIVATE)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # after the partial line of a killed kernel, not onto it
+            write_all(fd, line, size)
+        finally:
+            os.close(fd)
 
     def note(self, experiment_id: int | str, text: str) -> None:
         """Write (or replace) the conclusion a person drew from an experiment."""
@@ -139,9 +147,7 @@ class Journal:
         """The full record of one experiment, as plain JSON-able data."""
         doc = self._doc(experiment_id)
         record = self._summary(doc)
-        for name in BLOB_PARTS:
-            address = doc.get("blobs", {}).get(name)
-            record[name] = self.blobs.get(address) if address else None
+        record.update(self._parts(doc, BLOB_PARTS, damaged=record))
         record["history"] = self.history(doc.doc_id)
         return record
 
@@ -261,10 +267,24 @@ class Journal:
             match.experiment = summary(match.experiment)
         return found
 
-    def _parts(self, doc: Any, names: Iterable[str]) -> dict[str, Any]:
-        """Some stored parts of one record (not the whole record: notebooks can be large)."""
+    def _parts(self, doc: Any, names: Iterable[str], damaged: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Some stored parts of one record (not the whole record: notebooks can be large).
+
+        A damaged part reads as None; why goes to the log and, given a
+        ``damaged`` record, into its ``damaged`` field ({part: reason}).
+        """
         blobs = doc.get("blobs") or {}
-        return {name: self.blobs.get(blobs[name]) if blobs.get(name) else None for name in names}
+        parts = {}
+        for name in names:
+            address = blobs.get(name)
+            try:
+                parts[name] = self.blobs.get(address) if isinstance(address, str) and address else None
+            except (DamagedBlobError, ValueError) as error:
+                parts[name] = None
+                log.warning("experiment %s: %s", doc.doc_id, error)
+                if damaged is not None:
+                    damaged.setdefault("damaged", {})[name] = str(error)
+        return parts
 
     def _cell_source(self, address: str | None) -> str:
         """The cell's source from its blob; blobs never change, so each is read once."""
@@ -272,7 +292,11 @@ class Journal:
             return ""
         cache = self.__dict__.setdefault("_cell_cache", {})
         if address not in cache:
-            value = self.blobs.get(address)
+            try:
+                value = self.blobs.get(address)
+            except ValueError as error:  # a damaged blob (DamagedBlobError) or address
+                log.warning("a cell source is unreadable: %s", error)
+                value = ""
             cache[address] = value if isinstance(value, str) else ""
         return cache[address]
 
@@ -285,17 +309,29 @@ class Journal:
     def _epochs_path(self, experiment_id: int) -> Path:
         return self.runs / f"{int(experiment_id)}.epochs.jsonl"
 
-    def _epochs(self, experiment_id: int) -> Iterable[dict[str, Any]]:
+    def _epochs(self, experiment_id: int) -> list[dict[str, Any]]:
+        """The epochs recorded for an experiment; lines that aren't epochs (damage, a dying kernel's) are skipped."""
+        path = self._epochs_path(experiment_id)
         try:
-            lines = self._epochs_path(experiment_id).read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
+            return []
+        except OSError as error:
+            log.warning("epochs of experiment %s unreadable (%s): %s", experiment_id, path, error)
             return []
         entries = []
         for line in lines:
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
             except ValueError:  # the line a dying kernel was writing
                 continue
+            if isinstance(entry, dict) and isinstance(entry.get("logs"), dict):
+                entry["logs"] = {
+                    str(k): v
+                    for k, v in entry["logs"].items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                }
+                entries.append(entry)
         return entries
 
 

@@ -21,6 +21,24 @@ as an append-only log of JSON lines instead:
 * when superseded lines pile up, the log is compacted into a temporary file
   and atomically swapped in with ``os.replace``.
 
+The first line is a header naming the file's *generation*, a random id given
+to each file the storage creates (the first write, each compaction, each
+recovery). The head file beside the log (``journal.jsonl.head``, one JSON
+line) names the generation and size last written, and the highest document
+id each table ever handed out. Generations, unlike inode numbers, survive a
+copy of the folder (``cp -r``, a restore, a sync client), so a copy cut short
+is still seen to be shorter than what was written; and a file whose inode
+was recycled by two compactions is not taken for the one a reader cached.
+The highest ids outlive a recovery that loses records: an id is never handed
+out twice, so a kernel still training on a lost id can't write into another
+run's record. Every line must be one the storage can apply (a document under
+a positive integer id, a deletion, a dropped table): anything else is damage.
+
+One storage object may be shared by the threads of a kernel (the journal
+widget, subshells, thread pools): a re-entrant lock serialises them, and the
+file lock serialises processes. Files are created owner-only (0600).
+Temporary files left by killed writers are removed when a journal is opened.
+
 Callers must hold :meth:`transaction` around every read-modify-write so that
 what TinyDB read is still the truth when it writes.
 """
@@ -31,21 +49,34 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
+import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 from filelock import FileLock
 from tinydb.storages import Storage
 from tinydb.table import Table
 
 log = logging.getLogger("kepler")
 
-HEADER = {"kepler_journal": 1}
-_HEADER_LINE = b'{"kepler_journal":1}\n'
+FORMAT = 1
+# Every header starts with these bytes (the generation and ids follow); even a
+# first write killed half-way leaves a prefix of them.
+HEADER_PREFIX = b'{"kepler_journal":1'
+# Where the header is looked for: it is short, a few tables' ids at most.
+HEADER_MAX_BYTES = 64 * 1024
+# Temporary files of writers that are gone are removed; those of a live
+# process only once they are this old (a pid can be reused).
+LEFTOVER_AGE = 3600.0
+PRIVATE = 0o600  # files: owner-only
+PRIVATE_DIR = 0o700
 # Compact once superseded lines outnumber live documents by this factor.
 COMPACT_RATIO = 3
 COMPACT_MIN_LINES = 2000
@@ -96,7 +127,10 @@ class JournalTable(Table):
 
     TinyDB's own ``_update_table`` turns every document id into an int and
     back on each write: with thousands of records, most of a write. This one
-    hands the update a view that converts only the ids it touches.
+    hands the update a view that converts only the ids it touches. New ids
+    come from the storage's highest id ever written to the table, not from
+    the documents left in it: an id is never handed out twice, even after a
+    deletion or a recovery that lost the last records.
     """
 
     def _update_table(self, updater: Callable[[Any], None]) -> None:
@@ -106,6 +140,14 @@ class JournalTable(Table):
         tables[self.name] = raw
         self._storage.write(tables)
         self.clear_cache()
+
+    def _get_next_id(self) -> int:
+        if self._next_id is None:
+            self._read_table()  # brings the storage up to date
+            self._next_id = self._storage.last_id(self.name) + 1
+        next_id = self._next_id
+        self._next_id = next_id + 1
+        return next_id
 
 
 class _IntKeyed(MutableMapping):
@@ -143,46 +185,64 @@ class JournalStorage(Storage):
 
     def __init__(self, path: str | os.PathLike, lock_timeout: float = 60.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self.head_path = self.path.with_name(self.path.name + ".head")
-        self.lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self.lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout, mode=PRIVATE)
+        # Threads of one process share this object: one at a time reads or writes it.
+        self.mutex = threading.RLock()
         self._forget()
+        remove_leftovers(self.path.parent, self.path.name + ".")
 
     # -- TinyDB's interface ------------------------------------------------
     def read(self) -> Tables | None:
-        self._refresh()
-        # TinyDB replaces whole tables in the outer dict and never changes a
-        # table dict it read, only the documents in it (noted by _Doc). The
-        # table dicts are lent, not given: a refresh copies them before
-        # changing them, so a caller still iterating one is not disturbed.
-        self._lent = True
-        return dict(self._tables)
+        with self.mutex:
+            self._refresh()
+            # TinyDB replaces whole tables in the outer dict and never changes a
+            # table dict it read, only the documents in it (noted by _Doc). The
+            # table dicts are lent, not given: a refresh copies them before
+            # changing them, so a caller still iterating one is not disturbed.
+            self._lent = True
+            return dict(self._tables)
 
     def write(self, data: Tables) -> None:
-        try:
-            if not self.lock.is_locked:
-                raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
-            lines, changed = self._changed_lines(data)
-            if lines:
-                self._append(lines)
-        except BaseException:
-            self._forget()  # TinyDB may have edited cached documents: reload them from the file
-            raise
-        for name, doc_id in changed:
-            data[name][doc_id] = _Doc(data[name][doc_id], self._ledger)
-        self._ledger.clear()
-        self._tables = dict(data)
-        self._maybe_compact()
+        with self.mutex:
+            try:
+                if not self.lock.is_locked:
+                    raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
+                lines, changed = self._changed_lines(data)
+                if lines:
+                    ids = dict(self._ids)
+                    for name, doc_id in changed:
+                        ids[name] = max(ids.get(name, 0), int(doc_id))
+                    self._append(lines, ids)
+            except BaseException:
+                self._forget()  # TinyDB may have edited cached documents: reload them from the file
+                raise
+            for name, doc_id in changed:
+                data[name][doc_id] = _Doc(data[name][doc_id], self._ledger)
+            self._ledger.clear()
+            self._tables = dict(data)
+            self._maybe_compact()
 
     def close(self) -> None:
         pass
+
+    def last_id(self, table: str) -> int:
+        """The highest document id ever written to ``table`` (0 if none): new ids go above it."""
+        with self.mutex:
+            return self._ids.get(table, 0)
+
+    @property
+    def generation(self) -> str | None:
+        """The id of the file last read (see the module docstring), None before the first write."""
+        return self._generation
 
     # -- transactions ------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Hold the journal's lock, with the latest state loaded."""
-        with self.lock:
+        with self.mutex, self.lock:
             self._refresh()
             yield
 
@@ -192,7 +252,8 @@ class JournalStorage(Storage):
         self._tables: Tables = {}
         self._lent = False
         self._ledger: dict[int, _Doc] = {}
-        self._inode: int | None = None
+        self._generation: str | None = None
+        self._ids: dict[str, int] = {}
         self._offset = 0
         self._lines = 0
 
@@ -207,33 +268,42 @@ class JournalStorage(Storage):
             self._forget()
         # The head is read before the file: a writer updates it after
         # appending, so the file can only be longer than the head says.
-        head = _read_head(self.head_path)
+        head = read_head(self.head_path)
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - stat and read this one file, even if it is replaced
         except FileNotFoundError:
             self._forget()
-            if head and head[1] > len(_HEADER_LINE) and self.backup_path.exists():
-                return f"the file is missing, though {head[1]} bytes were written to it"
+            if head is not None:
+                _raise_ids(self._ids, head.ids)
+                if head.size > 0 and self.backup_path.exists():
+                    return f"the file is missing, though {head.size} bytes were written to it"
             return None
         with f:
             stat = os.fstat(f.fileno())
-            if stat.st_ino != self._inode or stat.st_size < self._offset:
+            generation = _file_generation(f, stat)
+            if generation is None or generation != self._generation or stat.st_size < self._offset:
                 self._forget()
-                self._inode = stat.st_ino
-            problem = _truncation(head, stat)
+                self._generation = generation
+            if head is not None:
+                _raise_ids(self._ids, head.ids)
+            written = head.size if head is not None and head.generation == generation else None
+            problem = None
+            if written is not None and stat.st_size < written:
+                problem = (
+                    f"the file is shorter ({stat.st_size} bytes) than what was last written to it ({written} bytes)"
+                )
             if problem is None and stat.st_size > self._offset:
                 problem = self._read_from(f, self._offset)
-            if problem is None and head and head[0] == stat.st_ino and self._offset < head[1]:
+            if problem is None and written is not None and self._offset < written:
                 # Only bytes past what was last written can be a write in progress.
-                problem = f"bytes {self._offset}..{head[1]} were written whole but are not complete lines"
+                problem = f"bytes {self._offset}..{written} were written whole but are not complete lines"
         return problem
 
     def _read_from(self, f: Any, offset: int) -> str | None:
         """Apply the complete lines after ``offset``; return a problem or None."""
         f.seek(offset)
         chunk = f.read()
-        if offset == 0 and not _HEADER_LINE.startswith(chunk[: len(_HEADER_LINE)]):
-            # Even a first write killed half-way leaves the start of the header.
+        if offset == 0 and not _starts_like_a_header(chunk):
             return f"it does not start with the journal header: {chunk[:60]!r}"
         end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
         if end and self._lent:
@@ -246,7 +316,7 @@ class JournalStorage(Storage):
                 entry = json.loads(raw)
             except ValueError:
                 return f"line {line_no} is not valid JSON: {raw[:60]!r}"
-            if not _apply(self._tables, entry, self._ledger):
+            if not _apply(self._tables, entry, self._ledger, self._ids):
                 return f"line {line_no} is not a journal entry: {raw[:60]!r}"
         self._offset = offset + end
         self._lines = line_no
@@ -275,27 +345,36 @@ class JournalStorage(Storage):
         lines += [_dumps({"t": name, "drop": True}) for name in self._tables.keys() - data.keys()]
         return lines, changed
 
-    def _append(self, lines: list[str]) -> None:
+    def _append(self, lines: list[str], ids: dict[str, int]) -> None:
         payload = "".join(line + "\n" for line in lines).encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE)
         try:
             size = os.fstat(fd).st_size
             if size > self._offset:
                 # Bytes we did not apply: the partial line of a killed writer.
                 os.ftruncate(fd, self._offset)
                 size = self._offset
+            generation = self._generation
             if size == 0:
-                payload = _HEADER_LINE + payload
-            os.lseek(fd, size, os.SEEK_SET)
-            os.write(fd, payload)
-            os.fsync(fd)
+                generation = new_generation()
+                payload = header_line(generation, ids) + payload
+            write_all(fd, payload, size)
             stat = os.fstat(fd)
         finally:
             os.close(fd)
-        self._inode, self._offset = stat.st_ino, stat.st_size
+        self._generation, self._offset, self._ids = generation, stat.st_size, ids
         self._lines += payload.count(b"\n")
-        _write_head(self.head_path, stat.st_ino, stat.st_size)
+        self._note_written(stat.st_size)
         self._maybe_backup(stat.st_size)
+
+    def _note_written(self, size: int) -> None:
+        """Update the head file. The lines are already durable: failing here loses no record."""
+        try:
+            _write_head(self.head_path, self._generation or "", size, self._ids)
+        except OSError as error:
+            log.warning(
+                "journal head %s not updated (%s): truncation checks rely on the last one", self.head_path, error
+            )
 
     def _maybe_backup(self, size: int) -> None:
         try:
@@ -303,7 +382,10 @@ class JournalStorage(Storage):
         except FileNotFoundError:
             backup_size = 0
         if size - backup_size > max(BACKUP_MIN_BYTES, BACKUP_GROWTH * backup_size):
-            self._copy_atomically(self.path, self.backup_path)
+            try:
+                self._copy_atomically(self.path, self.backup_path)
+            except OSError as error:
+                log.warning("journal backup %s not refreshed (%s); the last one is kept", self.backup_path, error)
 
     def _maybe_compact(self) -> None:
         live = sum(len(docs) for docs in self._tables.values())
@@ -317,89 +399,210 @@ class JournalStorage(Storage):
             log.info("journal %s compacted to %d documents", self.path, live)
 
     def _rewrite(self, tables: Tables) -> None:
-        """Replace the log by one line per live document, atomically."""
+        """Replace the log by one line per live document, atomically, as a new generation."""
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        lines = [_dumps(HEADER)]
-        lines += [_dumps({"t": n, "id": i, "doc": d}) for n, docs in tables.items() for i, d in docs.items()]
+        generation = new_generation()
+        ids = dict(self._ids)
+        for name, docs in tables.items():
+            _raise_ids(ids, {name: max(map(int, docs), default=0)})
+        lines = [_dumps({"t": n, "id": i, "doc": d}) for n, docs in tables.items() for i, d in docs.items()]
+        payload = header_line(generation, ids) + "".join(line + "\n" for line in lines).encode()
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write("\n".join(lines) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+            try:
+                write_all(fd, payload, 0)
+            finally:
+                os.close(fd)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
         _fsync_dir(self.path.parent)
-        stat = self.path.stat()
-        self._inode, self._offset, self._lines = stat.st_ino, stat.st_size, len(lines)
-        _write_head(self.head_path, stat.st_ino, stat.st_size)
-        self._copy_atomically(self.path, self.backup_path)
+        self._generation, self._ids = generation, ids
+        self._offset, self._lines = len(payload), len(lines) + 1
+        self._note_written(len(payload))
+        try:
+            self._copy_atomically(self.path, self.backup_path)
+        except OSError as error:
+            log.warning("journal backup %s not refreshed (%s); the last one is kept", self.backup_path, error)
+        remove_leftovers(self.path.parent, self.path.name + ".")
 
     def _copy_atomically(self, source: Path, target: Path) -> None:
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE))  # copyfile keeps the mode
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
     # -- recovery ----------------------------------------------------------
     def _recover(self, problem: str) -> None:
         with self.lock:  # reentrant: fine inside a transaction
+            known = dict(self._ids)  # ids this process saw handed out: never again
             # Without the lock, a half-written line or a file being replaced
             # can look like damage: only what is still wrong under it is.
             self._forget()
             problem = self._load()
             if problem is None:
                 return
+            _raise_ids(known, self._ids)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
             self._forget()
             damaged = _read_bytes(self.path)
-            tables = _merge_readable(_read_bytes(self.backup_path), damaged, self._ledger)
-            aside.write_bytes(damaged)
+            backup = _read_bytes(self.backup_path)
+            tables = _merge_readable(backup, damaged, self._ledger, known)
+            _write_private(aside, damaged)
+            self._ids = known
             self._rewrite(tables)
             self._tables = tables
         count = sum(len(docs) for docs in tables.values())
+        source = (
+            f"It was rebuilt from the last good copy ({self.backup_path.name}) and every readable line"
+            if backup
+            else "There was no earlier copy to rebuild it from; it was rebuilt from every readable line"
+        )
         message = (
             f"The Kepler journal {self.path} was damaged: {problem}. "
-            f"It was rebuilt from the last good copy ({self.backup_path.name}) and every readable line "
-            f"({count} records); the damaged file is kept at {aside}."
+            f"{source} ({count} records); the damaged file is kept at {aside}."
         )
         log.error(message)
         warnings.warn(message, JournalCorruptWarning, stacklevel=4)
 
 
+# -- the file format -------------------------------------------------------------------------------
+class Head:
+    """What the head file says: the generation and size last written, the highest ids."""
+
+    __slots__ = ("generation", "ids", "size")
+
+    def __init__(self, generation: str, size: int, ids: dict[str, int]) -> None:
+        self.generation, self.size, self.ids = generation, size, ids
+
+
+def new_generation() -> str:
+    return uuid.uuid4().hex
+
+
+def header_line(generation: str, ids: dict[str, int]) -> bytes:
+    header: dict[str, Any] = {"kepler_journal": FORMAT, "generation": generation}
+    if ids:
+        header["ids"] = ids
+    return (_dumps(header) + "\n").encode()
+
+
+def read_head(path: Path) -> Head | None:
+    """The head file, or None if it is missing or unreadable (then nothing is checked against it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    try:
+        head = json.loads(text)
+        ids = head.get("ids") or {}
+        return Head(str(head["generation"]), int(head["size"]), {str(k): int(v) for k, v in ids.items()})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    try:  # the earlier format: "inode size", for a file whose header names no generation
+        inode, size = text.split()
+        return Head(f"inode-{int(inode)}", int(size), {})
+    except ValueError:
+        return None
+
+
+def _write_head(path: Path, generation: str, size: int, ids: dict[str, int]) -> None:
+    _write_private(path, (_dumps({"generation": generation, "size": size, "ids": ids}) + "\n").encode(), replace=True)
+
+
+def _file_generation(f: Any, stat: os.stat_result) -> str | None:
+    """The generation named by the file's header; None if it has no complete header line yet."""
+    start = os.pread(f.fileno(), HEADER_MAX_BYTES, 0)
+    end = start.find(b"\n")
+    if end < 0:
+        return None
+    try:
+        header = json.loads(start[:end])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or "kepler_journal" not in header:
+        return None
+    generation = header.get("generation")
+    return generation if isinstance(generation, str) else f"inode-{stat.st_ino}"
+
+
+def _starts_like_a_header(chunk: bytes) -> bool:
+    size = len(HEADER_PREFIX)
+    return chunk.startswith(HEADER_PREFIX) or (len(chunk) < size and HEADER_PREFIX.startswith(chunk))
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """One compact JSON line; escaped to ASCII only if it holds what UTF-8 can't encode (lone surrogates)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"))
+    return text
 
 
-def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc]) -> bool:
+def _doc_id(value: Any) -> int | None:
+    """A document id as the file must hold it: a positive integer in decimal, as a string."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and value == str(int(value)) and int(value) > 0:
+        return int(value)
+    return None
+
+
+def _raise_ids(ids: dict[str, int], more: dict[str, int]) -> None:
+    for name, value in more.items():
+        if isinstance(value, int) and value > ids.get(name, 0):
+            ids[name] = value
+
+
+def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc], ids: dict[str, int]) -> bool:
+    """Apply one line; False if it is not one the storage writes (damage)."""
     if not isinstance(entry, dict):
         return False
     if "kepler_journal" in entry:
+        known = entry.get("ids") or {}
+        if not isinstance(known, dict):
+            return False
+        _raise_ids(ids, {str(k): v for k, v in known.items()})
         return True
     name = entry.get("t")
     if not isinstance(name, str):
         return False
-    if entry.get("drop"):
+    if entry.get("drop") is True:
         tables.pop(name, None)
-    elif entry.get("del"):
-        tables.get(name, {}).pop(str(entry.get("id")), None)
+        return True
+    doc_id = _doc_id(entry.get("id"))
+    if doc_id is None:
+        return False
+    if entry.get("del") is True:
+        tables.get(name, {}).pop(entry["id"], None)
     elif isinstance(entry.get("doc"), dict):
-        tables.setdefault(name, {})[str(entry.get("id"))] = _Doc(entry["doc"], ledger)
+        tables.setdefault(name, {})[entry["id"]] = _Doc(entry["doc"], ledger)
     else:
         return False
+    _raise_ids(ids, {name: doc_id})
     return True
 
 
-def _merge_readable(backup: bytes, damaged: bytes, ledger: dict[int, _Doc]) -> Tables:
+_ID_IN_LINE = re.compile(rb'"t":"([^"\\]{1,200})","id":"(\d{1,18})"')
+
+
+def _merge_readable(backup: bytes, damaged: bytes, ledger: dict[int, _Doc], ids: dict[str, int]) -> Tables:
     """Every readable line of the backup, then those of the damaged log the backup lacks.
 
     The backup is a copy of an earlier state of the same log (or of the log
     before its last compaction): the lines both start with are the same
     writes, the backup's further lines came before the damaged file's further
     lines. Replaying the damaged file's shared lines again would undo the
-    backup's later changes to the same documents.
+    backup's later changes to the same documents. Ids seen anywhere, even in
+    lines that can't be applied, go into ``ids``: they are never handed out again.
     """
     shared = 0
     for a, b in zip(backup.splitlines(keepends=True), damaged.splitlines(keepends=True)):
@@ -409,10 +612,85 @@ def _merge_readable(backup: bytes, damaged: bytes, ledger: dict[int, _Doc]) -> T
     tables: Tables = {}
     for raw in backup.splitlines() + damaged[shared:].splitlines():
         try:
-            _apply(tables, json.loads(raw), ledger)
+            applied = _apply(tables, json.loads(raw), ledger, ids)
         except ValueError:
-            continue
+            applied = False
+        if not applied:
+            for name, doc_id in _ID_IN_LINE.findall(raw):
+                _raise_ids(ids, {name.decode("utf-8", "replace"): int(doc_id)})
     return tables
+
+
+# -- files -----------------------------------------------------------------------------------------
+def write_all(fd: int, data: bytes, at: int) -> None:
+    """Write ``data`` at offset ``at`` and fsync; on failure (a full disk), cut the file back to ``at``.
+
+    ``os.write`` may write only part of what it was given (the disk filled
+    up): without this, a partial line would stay behind as damage.
+    """
+    try:
+        os.lseek(fd, at, os.SEEK_SET)
+        while data:
+            written = os.write(fd, data)
+            if written <= 0:
+                raise OSError(28, "No space left on device")
+            data = data[written:]
+        os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, at)
+        raise
+
+
+def _write_private(path: Path, data: bytes, replace: bool = False) -> None:
+    """Write an owner-only file; with ``replace``, through a temporary file and ``os.replace``."""
+    target = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp") if replace else path
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(target, path)
+    except BaseException:
+        if replace:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        raise
+
+
+_LEFTOVER = re.compile(r"\.(\d+)(?:-\d+)?\.tmp$")
+
+
+def remove_leftovers(folder: Path, prefix: str) -> int:
+    """Remove the temporary files (``<prefix>...PID[-THREAD].tmp``) of writers that were killed; return how many.
+
+    A file is a leftover when its process is gone, or when it is older than
+    ``LEFTOVER_AGE`` (the pid may have been reused).
+    """
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _LEFTOVER.search(entry.name)
+        if not match or not entry.name.startswith(prefix):
+            continue
+        try:
+            pid = int(match.group(1))
+            old = now - entry.stat(follow_symlinks=False).st_mtime > LEFTOVER_AGE
+            if (old or not psutil.pid_exists(pid)) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d temporary files left by killed writers in %s", removed, folder)
+    return removed
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -420,26 +698,6 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         return b""
-
-
-def _truncation(head: tuple[int, int] | None, stat: os.stat_result) -> str | None:
-    if head and head[0] == stat.st_ino and stat.st_size < head[1]:
-        return f"the file is shorter ({stat.st_size} bytes) than what was last written to it ({head[1]} bytes)"
-    return None
-
-
-def _read_head(path: Path) -> tuple[int, int] | None:
-    try:
-        inode, size = path.read_text().split()
-        return int(inode), int(size)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_head(path: Path, inode: int, size: int) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{inode} {size}\n")
-    os.replace(tmp, path)
 
 
 def _fsync_dir(path: Path) -> None:
