@@ -498,8 +498,25 @@ def header_line(generation: str, ids: dict[str, int]) -> bytes:
 def read_head(path: Path) -> Head | None:
     """The head file, or None if it is missing or unreadable (then nothing is checked against it)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError):
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    cached = _last_head.get(path)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    head = _parse_head(raw)
+    _last_head[path] = (raw, head)
+    return head
+
+
+# The head file is read on every refresh and rarely changes between two: parse each text once.
+_last_head: dict[Path, tuple[bytes, Head | None]] = {}
+
+
+def _parse_head(raw: bytes) -> Head | None:
+    try:
+        text = raw.decode()
+    except ValueError:
         return None
     try:
         head = json.loads(text)
@@ -520,18 +537,32 @@ def _write_head(path: Path, generation: str, size: int, ids: dict[str, int]) -> 
 
 def _file_generation(f: Any, stat: os.stat_result) -> str | None:
     """The generation named by the file's header; None if it has no complete header line yet."""
-    start = os.pread(f.fileno(), HEADER_MAX_BYTES, 0)
+    start = os.pread(f.fileno(), 512, 0)  # a header is short: one read almost always
     end = start.find(b"\n")
+    if end < 0 and len(start) == 512:
+        start = os.pread(f.fileno(), HEADER_MAX_BYTES, 0)
+        end = start.find(b"\n")
     if end < 0:
         return None
+    line = start[:end]
+    cached = _last_header.get(line)
+    if cached is not None:
+        return cached if cached else f"inode-{stat.st_ino}"
     try:
-        header = json.loads(start[:end])
+        header = json.loads(line)
     except ValueError:
         return None
     if not isinstance(header, dict) or "kepler_journal" not in header:
         return None
     generation = header.get("generation")
+    if len(_last_header) > 64:
+        _last_header.clear()
+    _last_header[line] = generation if isinstance(generation, str) else ""
     return generation if isinstance(generation, str) else f"inode-{stat.st_ino}"
+
+
+# Header lines already parsed (to their generation; "" for a header that names none).
+_last_header: dict[bytes, str] = {}
 
 
 def _starts_like_a_header(chunk: bytes) -> bool:
@@ -547,13 +578,6 @@ def _dumps(obj: Any) -> str:
     except UnicodeEncodeError:
         return json.dumps(obj, separators=(",", ":"))
     return text
-
-
-def _doc_id(value: Any) -> int | None:
-    """A document id as the file must hold it: a positive integer in decimal, as a string."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and value == str(int(value)) and int(value) > 0:
-        return int(value)
-    return None
 
 
 def _raise_ids(ids: dict[str, int], more: dict[str, int]) -> None:
@@ -578,16 +602,23 @@ def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc], ids: dict[str, i
     if entry.get("drop") is True:
         tables.pop(name, None)
         return True
-    doc_id = _doc_id(entry.get("id"))
-    if doc_id is None:
+    key = entry.get("id")
+    # A positive integer in decimal without a leading zero, as a string.
+    if type(key) is not str or not key.isdigit() or not key.isascii() or key[0] == "0":
         return False
-    if entry.get("del") is True:
-        tables.get(name, {}).pop(entry["id"], None)
-    elif isinstance(entry.get("doc"), dict):
-        tables.setdefault(name, {})[entry["id"]] = _Doc(entry["doc"], ledger)
+    doc_id = int(key)
+    doc = entry.get("doc")
+    if type(doc) is dict:
+        table = tables.get(name)
+        if table is None:
+            table = tables[name] = {}
+        table[key] = _Doc(doc, ledger)
+    elif entry.get("del") is True:
+        tables.get(name, {}).pop(key, None)
     else:
         return False
-    _raise_ids(ids, {name: doc_id})
+    if doc_id > ids.get(name, 0):
+        ids[name] = doc_id
     return True
 
 
