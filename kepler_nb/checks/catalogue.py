@@ -1,3 +1,3 @@
 """Importing this module registers every check, one module per stage."""
 
-from . import data, environment, model, model_layers, setup, training  # noqa: F401
+from . import data, environment, estimator_results, estimators, model, model_layers, setup, training  # noqa: F401

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fit.estimator import is_estimator
 from .finding import Finding, sort_findings
 from .registry import all_checks
 from .selection import Selection
 
 PRE_TRAINING_STAGES = ("setup", "model", "data", "environment")
+# The checks written for Keras that also judge an estimator's data (K303 never: K701 knows which estimators care).
+ESTIMATOR_DATA_CODES = frozenset({"K301", "K302", "K306", "K307", "K309", "K310"})
+
+
+def applies(code: str, model: Any) -> bool:
+    """Whether check ``code`` judges this kind of model: K7xx for estimators, the rest for Keras."""
+    if is_estimator(model):
+        return code.startswith("K7") or code in ESTIMATOR_DATA_CODES
+    return not code.startswith("K7")
 
 
 def run_checks(context: Any, selection: Selection = Selection(), stages=PRE_TRAINING_STAGES) -> list[Finding]:
     """Findings of every selected check of ``stages``, most severe first."""
     findings: list[Finding] = []
+    model = getattr(context, "model", None)
     for check in all_checks():
-        if check.stage in stages and selection.allows(check.code):
+        if check.stage in stages and selection.allows(check.code) and applies(check.code, model):
             findings.extend(check.run(context))
     return sort_findings(findings)

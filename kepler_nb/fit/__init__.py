@@ -5,7 +5,10 @@
 - ``model``: a description of the model (layers, configuration, compile settings);
 - ``environment``: versions, devices, host and git state;
 - ``fingerprint``: content fingerprints and statistics of the data;
-- ``signature``: what makes two runs the same experiment, or the same model.
+- ``signature``: what makes two runs the same experiment, or the same model;
+- ``estimator``, ``estimator_call``, ``outcome``, ``rows``: the same for a
+  scikit-learn estimator (its parameters and search results, its fit call and
+  signature, the scores computed after it, row hashes).
 
 This package imports no other part of ``kepler_nb``: checks, the journal,
 the presentation and the interception all build on it. A new field that

@@ -62,6 +62,7 @@ class RunOptions:
     duplicates: str = "ask"
     similar: bool = True  # show similar models and ask before training
     save_weights: bool = False  # keep the trained weights in the journal's artifact store
+    save_model: bool = False  # keep a fitted scikit-learn estimator (joblib) in the journal's artifact store
     extra: dict[str, Any] = field(default_factory=dict)  # more summary fields (a grid's parameters)
 
 
@@ -113,6 +114,19 @@ class ModelInspector:
         """Train ``model`` as ``model.fit(*args, **kwargs)`` would, inspected and recorded."""
         if self.model is None:
             raise ValueError("ModelInspector(model=...) needs the model to train; pass model=your_model")
+        from ..fit.estimator import is_estimator
+
+        if is_estimator(self.model):
+            from .estimator_inspector import EstimatorInspector
+
+            inner = EstimatorInspector(
+                self.model, options=self.options, journal=self.journal, show=self.show, ask=self.ask
+            )
+            try:
+                return inner.fit(*args, **kwargs)
+            finally:
+                self.findings, self.experiment_id, self.reused = inner.findings, inner.experiment_id, inner.reused
+                self.journal = inner.journal
         from .routing import original_fit
 
         return self.run(original_fit(), self.model, args, kwargs)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import shlex
+import sys
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -38,6 +40,11 @@ class KeplerMagics(Magics):
         help="Don't ask about similar earlier runs (the live view still draws them).",
     )
     @argument("--save-weights", action="store_true", help="Keep the trained weights in the journal (off by default).")
+    @argument(
+        "--save-model",
+        action="store_true",
+        help="Keep each fitted scikit-learn estimator in the journal (joblib), so a duplicate can reuse it.",
+    )
     @argument("--grid", help='Run the cell once per combination: "lr=[1e-2,1e-3] units=[32,64]" (set as variables).')
     @argument("--random", type=int, metavar="N", help="With --grid: try N combinations drawn at random.")
     @argument("--seed", type=int, default=0, help="With --random: the seed of the draw (default 0).")
@@ -55,14 +62,37 @@ class KeplerMagics(Magics):
         args = parse_argstring(self.kepler_fit, line)
         options = self._options(args, cell)
         options.save_weights = args.save_weights
+        options.save_model = args.save_model
         if args.grid or args.random is not None:
             return self._grid(args, cell, options)
-        with route_fits(lambda model: ModelInspector(model, options=_copy(options))) as inspectors:
-            self.last_inspectors = inspectors
-            result = self._run_cell(cell)
+        result, inspectors = self._run_routed(cell, options)
         if not inspectors:
             print("Kepler: no model.fit(...) ran in this cell, so nothing was recorded.")
         return result
+
+    def _run_routed(self, cell: str, options: RunOptions) -> tuple[Any, list[Any]]:
+        """Run the cell with Keras and scikit-learn fits routed: its value, and one inspector per experiment."""
+        from .estimator_inspector import EstimatorInspector
+        from .estimator_routing import route_estimator_fits
+
+        if "sklearn" in cell or "sklearn" in sys.modules:
+            import sklearn.base  # noqa: F401 - its estimator classes are routed from the start
+
+        # Keras is routed when it can be used: a cell of estimators alone doesn't pay for importing it.
+        keras_fits = "keras" in sys.modules or any(word in cell for word in ("keras", "tensorflow", "tf."))
+        with (
+            route_fits(lambda model: ModelInspector(model, options=_copy(options)))
+            if keras_fits
+            else contextlib.nullcontext([]) as inspectors,
+            route_estimator_fits(
+                lambda estimator: EstimatorInspector(estimator, options=_copy(options)), self.shell.user_ns
+            ) as watch,
+        ):
+            try:
+                result = self._run_cell(cell)
+            finally:
+                self.last_inspectors = inspectors + watch.inspectors
+        return result, self.last_inspectors
 
     @line_magic
     def kepler(self, line: str) -> None:

@@ -40,6 +40,11 @@ BLOB_PARTS = (
     "notebook",
     "inputs",
     "environment",
+    # scikit-learn estimators: the description, what the fit left, every search candidate, the scores after it
+    "estimator",
+    "fitted",
+    "cv_results",
+    "scores",
 )
 
 
