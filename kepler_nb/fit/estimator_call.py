@@ -11,10 +11,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .data import view_arrays
-from .call import FitCall
-from .signature import Signature, digest
 from . import estimator as est
+from .call import FitCall
+from .data import view_arrays
+from .signature import Signature, digest
 
 
 def bind_estimator_call(fit: Any, estimator: Any, args: tuple, kwargs: dict) -> FitCall:
@@ -60,7 +60,9 @@ def estimator_signature(call: FitCall, data: dict[str, Any]) -> Signature:
     fit_part = {k: v for k, v in fit_parameters(call).items()}
     data_part = digest({"train": data.get("fingerprint"), "fit": fit_part}) if data.get("fingerprint") else None
     arch = digest({"framework": est.framework(estimator)[0], "classes": classes})
-    setup = digest({"params": sorted(hparams.items()), "fit": fit_part})
+    # Every parameter that changes the result, a search's grid, cv and scoring included.
+    settings = {k: v for k, v in est.flat_params(estimator).items() if k.rsplit("__", 1)[-1] not in est.IGNORED_PARAMS}
+    setup = digest({"params": sorted(settings.items(), key=lambda kv: kv[0]), "fit": fit_part})
     experiment = digest({"arch": arch, "setup": setup, "data": data_part}) if data_part else None
     n_features = data.get("n_features")
     n_classes = len(data["class_counts"]) if data.get("class_counts") else None

@@ -46,9 +46,9 @@ from ..fit.estimator_call import (
     fit_parameters,
     search_candidates,
 )
+from ..fit.fingerprint import data_statistics
 from ..fit.outcome import FitOutcome, Score
 from ..fit.rows import row_hashes, share_in
-from ..fit.fingerprint import data_statistics
 from ..presentation import prompts
 from ..presentation.questions import Question
 from ..presentation.text import format_finding
@@ -195,7 +195,7 @@ class EstimatorInspector:
         }
         summary.update({k: v for k, v in options.extra.items()})
         parts = {
-            "estimator": description,
+            "estimator_description": description,
             "fit": fit_parameters(call),
             "data": data,
             "findings": [f.to_dict() for f in self.findings],
@@ -208,7 +208,9 @@ class EstimatorInspector:
     def _finish(self, status: str, environment: Future, error: str | None = None) -> None:
         estimator = self.model
         if status == "finished" and self.options.checks:
-            self.findings = sort_findings(self.findings + self._evaluate())
+            after = self._evaluate()
+            self._emit(after)
+            self.findings = sort_findings(self.findings + after)
         facts = est.fitted_facts(estimator) if status == "finished" else {}
         candidates = est.cv_candidates(estimator) if status == "finished" else []
         summary: dict[str, Any] = {

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -254,19 +256,47 @@ def metric_functions() -> dict[str, Callable]:
     }
 
 
+class _RoutedDescriptor:
+    """A method behind a descriptor (scikit-learn's ``available_if``), routed once bound.
+
+    Binding goes through the original descriptor first, so ``hasattr(pipe,
+    "predict_proba")`` stays what it was.
+    """
+
+    def __init__(self, descriptor: Any, wrap: Callable[[Callable], Callable], watch: Watch) -> None:
+        self.descriptor, self.wrap, self.watch = descriptor, wrap, watch
+        functools.update_wrapper(self, descriptor, updated=())
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        bound = self.descriptor.__get__(obj, owner)
+        if obj is None:
+            return bound
+
+        def call(_self: Any, *args: Any, **kwargs: Any) -> Any:
+            return bound(*args, **kwargs)
+
+        return types.MethodType(self.wrap(call, self.watch), obj)
+
+
+def _patch_method(
+    cls: type, name: str, wrap: Callable[[Callable, Watch], Callable], watch: Watch, patches: _Patches
+) -> None:
+    method = cls.__dict__.get(name)
+    if method is None or getattr(method, "__kepler_routed__", False) or isinstance(method, _RoutedDescriptor):
+        return
+    if inspect.isfunction(method):
+        patches.set(cls, name, wrap(method, watch))
+    elif hasattr(method, "__get__") and not isinstance(method, (classmethod, staticmethod, property)):
+        patches.set(cls, name, _RoutedDescriptor(method, wrap, watch))
+
+
 def _patch_class(cls: type, watch: Watch, patches: _Patches) -> None:
     for name in ENTRY_METHODS:
-        method = cls.__dict__.get(name)
-        if callable(method) and not getattr(method, "__kepler_routed__", False):
-            patches.set(cls, name, _wrap_entry(method, watch))
+        _patch_method(cls, name, _wrap_entry, watch, patches)
     for name in PREDICT_METHODS:
-        method = cls.__dict__.get(name)
-        if callable(method):
-            patches.set(cls, name, _wrap_predict(method, watch))
-    for name, wrap in (("score", _wrap_score), ("transform", _wrap_transform)):
-        method = cls.__dict__.get(name)
-        if callable(method):
-            patches.set(cls, name, wrap(method, watch))
+        _patch_method(cls, name, _wrap_predict, watch, patches)
+    _patch_method(cls, "score", _wrap_score, watch, patches)
+    _patch_method(cls, "transform", _wrap_transform, watch, patches)
 
 
 @contextlib.contextmanager

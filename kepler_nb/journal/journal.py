@@ -41,7 +41,7 @@ BLOB_PARTS = (
     "inputs",
     "environment",
     # scikit-learn estimators: the description, what the fit left, every search candidate, the scores after it
-    "estimator",
+    "estimator_description",
     "fitted",
     "cv_results",
     "scores",

@@ -17,8 +17,11 @@ Terms:
   ``n_samples``, ``tags``/``tag``, ``codes``/``code``, ``created``...), the
   architecture's (``layer = Conv2D``: some layer is one; ``layers > 4``: the
   number of layers; ``activation = relu``; ``units = 64``), the findings'
-  counts (``errors``, ``warnings``), the cell's ``source``, and any final
-  metric (``val_accuracy``, ``loss``...). ``loss`` compared with a number is
+  counts (``errors``, ``warnings``), the cell's ``source``, any final
+  metric (``val_accuracy``, ``loss``...), and for scikit-learn estimators
+  ``estimator`` (any class in it: ``estimator = SVC`` finds a pipeline or a
+  search around an SVC) and any parameter by its name or nested name
+  (``C > 1``, ``svc__C > 1``). ``loss`` compared with a number is
   the final loss; with a word, the loss function. Numbers may be written
   ``1e-3`` or ``93%``; text compares without regard to case.
 * ``since = DATE``, ``before = DATE``: when the run was created. A date is
@@ -478,7 +481,11 @@ class Record:
         if name in summary:
             return summary[name]
         final = summary.get("final") or {}
-        return final.get(name[6:] if name.startswith("final.") else name)
+        value = final.get(name[6:] if name.startswith("final.") else name)
+        if value is None and summary.get("params"):
+            # A search's best parameters first, then the estimator's own.
+            return _param(summary.get("best_params") or {}, name) or _param(summary["params"], name)
+        return value
 
     def text(self) -> str:
         if self._text is None:
@@ -495,6 +502,12 @@ class Record:
             return self._source(self.summary) or ""
         except Exception:  # noqa: BLE001 - a missing blob matches nothing
             return ""
+
+
+def _param(params: dict[str, Any], name: str) -> Any:
+    """An estimator's parameter by its name (``c``) or its nested name (``svc__c``), without regard to case."""
+    found = [v for k, v in params.items() if k.lower() == name or k.lower().endswith("__" + name)]
+    return found[0] if len(found) == 1 else found or None
 
 
 def _layers(record: Record) -> list[list[Any]]:
@@ -537,6 +550,7 @@ KNOWN_FIELDS: dict[str, Callable[[Record, Any], Any]] = {
     "source": lambda r, _v: r.source(),
     "tags": lambda r, _v: r.summary.get("tags") or [],
     "codes": lambda r, _v: r.summary.get("codes") or [],
+    "estimator": lambda r, _v: r.summary.get("estimators") or r.summary.get("estimator"),
 }
 
 
