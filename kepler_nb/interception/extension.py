@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+import threading
 from typing import Any
+
+log = logging.getLogger("kepler")
 
 
 def load_ipython_extension(ipython: Any) -> None:
     from .magic import KeplerMagics
 
     ipython.register_magics(KeplerMagics)
+    warm_up()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     pass
+
+
+def warm_up() -> threading.Thread:
+    """Import what the first fit needs on a background thread, while the user writes the next cells.
+
+    The live view's widget library (anywidget, ipywidgets) and the check
+    catalogue cost the first fit of a kernel 0.2-1.5 s otherwise. Only
+    packages outside the deep-learning stack are imported here, so that
+    this thread never waits on an import the user's cell is making (a
+    ``keras``-importing module is imported only once keras is loaded).
+    """
+    thread = threading.Thread(target=_import_soon, name="kepler-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_soon() -> None:
+    try:
+        import anywidget  # noqa: F401 - the live view's widget base
+
+        from ..checks import catalogue  # noqa: F401 - every check, listed
+
+        if "keras" in sys.modules:
+            from ..presentation import live  # noqa: F401
+    except Exception:  # warming up is optional: the fit imports what it needs
+        log.debug("warm-up import failed", exc_info=True)

@@ -9,9 +9,12 @@ can be older than both, since autosave runs every two minutes.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
+
+NBFORMAT, NBFORMAT_MINOR = 4, 5
 
 
 def notebook_path(user_ns: dict[str, Any]) -> str | None:
@@ -25,20 +28,28 @@ def notebook_path(user_ns: dict[str, Any]) -> str | None:
 
 
 def saved_notebook(path: str | None) -> dict[str, Any] | None:
-    """The saved notebook's cells (sources only: outputs are large and re-derivable)."""
+    """The saved notebook's cells (sources only: outputs are large and re-derivable).
+
+    Read as plain JSON: nbformat's reader validates against its schema, and
+    importing the validator (jsonschema and its format grammars) costs
+    seconds, which the first fit of a kernel would wait for.
+    """
     if not path or not Path(path).is_file():
         return None
-    import nbformat  # 0.7 s to import (jsonschema): only when a notebook is read
-
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as error:  # noqa: BLE001 - a half-saved file must not break a fit
+        with open(path, encoding="utf-8") as file:
+            nb = json.load(file)
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells in it (not a notebook of format 4)")
+        cells = [_source_only(cell) for cell in nb["cells"] if isinstance(cell, dict)]
+    except (OSError, ValueError) as error:  # a half-saved file must not break a fit
         return {"path": path, "error": f"could not read the notebook: {error}"}
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell.outputs = []
-            cell.execution_count = None
-    return nbformat.from_dict(nb)  # plain dict-like, JSON-able
+    return {
+        "nbformat": nb.get("nbformat", NBFORMAT),
+        "nbformat_minor": nb.get("nbformat_minor", NBFORMAT_MINOR),
+        "metadata": nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {},
+        "cells": cells,
+    }
 
 
 def kernel_history(user_ns: dict[str, Any]) -> list[str]:
@@ -48,9 +59,20 @@ def kernel_history(user_ns: dict[str, Any]) -> list[str]:
 
 
 def history_notebook(inputs: list[str]) -> dict[str, Any]:
-    """The kernel history as an nbformat notebook, for reading back in Jupyter."""
-    import nbformat
+    """The kernel history as a notebook (format 4.5, valid for nbformat), for reading back in Jupyter."""
+    cells = [
+        {"id": f"in-{i}", "cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+        for i, source in enumerate(inputs, start=1)
+    ]
+    return {"nbformat": NBFORMAT, "nbformat_minor": NBFORMAT_MINOR, "metadata": {}, "cells": cells}
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in inputs]
-    return nb
+
+def _source_only(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell as nbformat reads it (its source one string), without outputs."""
+    cell = dict(cell)
+    if isinstance(cell.get("source"), list):
+        cell["source"] = "".join(str(line) for line in cell["source"])
+    if cell.get("cell_type") == "code":
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    return cell
