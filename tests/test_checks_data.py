@@ -401,6 +401,41 @@ def test_k309_quiet_when_copies_agree():
     assert not found(findings, "K309")
 
 
+# -- K312 class targets that aren't integers -------------------------------------------------
+
+
+def test_k312_labels_scaled_along_with_the_pixels(digits):
+    # "x_train, y_train = x_train / 255.0, y_train / 255.0" before a sparse loss
+    x, y = digits
+    (finding,) = found(run(dense(64), x / 16.0, y / 255.0), "K312")
+    assert finding.severity == "error"
+    assert "are not whole class ids (values 0..0.03529)" in finding.message
+    assert "cast to integers they all become class 0" in finding.message
+
+
+def test_k312_fractional_targets_that_become_several_classes(digits):
+    x, y = digits
+    (finding,) = found(run(dense(64), x / 16.0, y * 0.5), "K312")
+    assert "become 5 classes (0, 1, 2, 3, 4)" in finding.message
+
+
+def test_k312_quiet_on_integer_ids_whatever_their_dtype(digits):
+    x, y = digits
+    for labels in (y, y.astype("float32"), y.astype("uint8")):
+        assert not found(run(dense(64), x / 16.0, labels), "K312")
+    assert not found(run(dense(64, 1, "sigmoid", "binary_crossentropy"), x / 16.0, (y > 4) * 0.9), "K312")
+
+
+def test_k308_every_training_label_the_same_class(digits):
+    # "y = (labels > 10).astype(int)" - a threshold above every label
+    x, _ = digits
+    (finding,) = found(run(dense(64, 1, "sigmoid", "binary_crossentropy"), x / 16.0, np.zeros(len(x))), "K308")
+    assert finding.severity == "error"
+    assert f"all {len(x):,} training labels are class 0" in finding.message
+    weighted = run(dense(64), x / 16.0, np.full(len(x), 3), class_weight={3: 1.0})
+    assert [f.severity for f in found(weighted, "K308")] == ["error"]
+
+
 # -- K310 validation leakage -------------------------------------------------------------
 
 

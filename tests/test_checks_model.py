@@ -32,6 +32,12 @@ def binary():
     return ((x - x.mean(0)) / x.std(0)).astype("float32"), y
 
 
+@pytest.fixture(scope="module")
+def regression():
+    x, y = datasets.load_diabetes(return_X_y=True)
+    return ((x - x.mean(0)) / x.std(0)).astype("float32"), ((y - y.mean()) / y.std()).astype("float32")
+
+
 def seq(*layers, loss="sparse_categorical_crossentropy", optimizer="adam", inputs=None):
     """A compiled Sequential model; unbuilt unless ``inputs`` gives the input width."""
     model = keras.Sequential(([keras.Input((inputs,))] if inputs else []) + list(layers))
@@ -523,7 +529,7 @@ def test_k210_does_not_count_the_gates_of_recurrent_layers():
         (lambda: dense(10, "softmax"), SCCE, "digits"),
         (lambda: dense(10, "softmax"), CCE, "onehot"),
         (lambda: dense(1, "sigmoid"), BCE, "binary"),
-        (lambda: dense(1), "mse", "binary"),
+        (lambda: dense(1), "mse", "regression"),
     ],
 )
 @pytest.mark.parametrize("built", [False, True])
@@ -618,3 +624,42 @@ def test_k203_skips_a_custom_loss():
     x, y = datasets.load_diabetes(return_X_y=True)
     (finding,) = skipped("K203", seq(dense(16, "relu"), dense(2), loss=pairwise), x, y)
     assert "'pairwise'" in finding.message
+
+
+# -- faults seen uncaught in real programs -------------------------------------------------------
+
+
+def test_k201_warns_sigmoid_with_binary_crossentropy_on_one_hot_classes(onehot):
+    # "model.add(Dense(10, activation='sigmoid')); model.compile(loss='binary_crossentropy',
+    #  metrics=['accuracy'])" - accuracy 90% from the first epoch
+    model = seq(dense(32, "relu"), dense(10, "sigmoid"), loss=BCE)
+    (finding,) = found("K201", model, *onehot)
+    assert finding.severity == "warning"
+    assert "one-hot targets of 10 columns" in finding.message and "90% for predicting all zeros" in finding.message
+    assert "softmax" in finding.fix and "categorical_crossentropy" in finding.fix
+
+
+def test_k201_leaves_sigmoid_with_binary_crossentropy_on_multi_label_and_two_columns(onehot):
+    x, y = onehot
+    multilabel = (np.random.default_rng(0).random((len(y), 10)) < 0.3).astype("float32")
+    assert found("K201", seq(dense(32, "relu"), dense(10, "sigmoid"), loss=BCE), x, multilabel) == []
+    two = keras.utils.to_categorical((y > 4).astype(int), 2)
+    assert found("K201", seq(dense(32, "relu"), dense(2, "sigmoid"), loss=BCE), x, two) == []
+
+
+def test_k211_flags_a_regression_loss_on_a_linear_output_with_one_hot_targets(onehot):
+    # "model.add(Dense(10)); model.compile(loss='mean_squared_error', optimizer='sgd')"
+    (finding,) = found("K211", seq(dense(32, "relu"), dense(10, name="out"), loss="mse"), *onehot)
+    assert finding.severity == "warning"
+    assert "'mean_squared_error' on the linear output 'out' with one-hot targets of 10 columns" in finding.message
+    assert "softmax" in finding.fix
+
+
+def test_k211_flags_mse_on_0_1_labels_and_leaves_real_regressions(binary):
+    x, y = binary
+    (finding,) = found("K211", seq(dense(16, "relu"), dense(1), loss="mae"), x, y)
+    assert "0/1 class labels" in finding.message and "sigmoid" in finding.fix
+    continuous = np.random.default_rng(0).normal(size=len(y)).astype("float32")
+    assert found("K211", seq(dense(16, "relu"), dense(1), loss="mse"), x, continuous) == []
+    counts = np.random.default_rng(0).integers(0, 5, len(y))  # a count target 0..4
+    assert found("K211", seq(dense(16, "relu"), dense(1), loss="mse"), x, counts) == []

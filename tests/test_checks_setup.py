@@ -415,3 +415,13 @@ def test_k102_and_k103_skip_a_generator(digits):
     findings = kepler.check(mlp(), batches(), steps_per_epoch=2, select="K102,K103")
     assert {f.code for f in findings if f.skipped} == {"K102", "K103"}
     assert all("generator" in f.message for f in findings)
+
+
+# -- K104 no validation data -------------------------------------------------------------
+
+
+def test_k104_notes_a_fit_without_validation_data(digits):
+    x, y = digits
+    (finding,) = found("K104", mlp(), x, y)
+    assert finding.severity == "info"
+    assert found("K104", mlp(), x, y, validation_split=0.2) == []

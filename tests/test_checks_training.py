@@ -17,7 +17,7 @@ from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.inspector import RunOptions
 from kepler_nb.interception.routing import original_fit
 
-TRAINING_CODES = ("K401", "K402", "K403", "K404", "K405", "K406", "K407")
+TRAINING_CODES = ("K401", "K402", "K403", "K404", "K405", "K406", "K407", "K408", "K409")
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +224,18 @@ def test_k403_on_a_real_run_with_a_learning_rate_far_too_small(kepler_home, digi
     assert finding.message.startswith("loss barely moved in 3 epochs")
 
 
+def test_k403_flags_a_loss_falling_slowly_near_the_constant_prediction(digits):
+    x, _ = digits
+    y = np.arange(len(x)) % 2  # balanced: predicting the frequencies scores ln 2 = 0.6931
+    slow = [0.6900, 0.6867, 0.6855, 0.6845, 0.6835, 0.6826, 0.6817]
+    (finding,) = reported("K403", context(classifier(), x, y, loss=slow))
+    assert "0.69 → 0.6817 in 7 epochs is still within 1.7% of a model that learned nothing" in finding.message
+    assert "predicting the class frequencies scores 0.6931" in finding.message
+    # Falling as slowly, but far below the constant prediction: a slow learner, not a stuck one.
+    assert reported("K403", context(classifier(), x, y, loss=[v - 0.4 for v in slow])) == []
+    assert reported("K403", context(classifier(), x, y, loss=slow[:4])) == []  # too early to tell
+
+
 # -- K404 --------------------------------------------------------------------------------
 def test_k404_flags_a_steady_rise_and_a_blow_up():
     (rise,) = reported("K404", curve(loss=[1.0, 0.8, 0.9, 1.0, 1.2]))
@@ -398,3 +410,48 @@ def test_kepler_fit_stop_on_error_stops_the_cell_fit(kepler_home, capsys):
     epochs = len(ip.user_ns["h"].history["loss"])
     assert epochs < 6
     assert f"Kepler: training stopped after epoch {epochs} of 6: K401 loss-not-finite" in out
+
+
+# -- K408 / K409 ---------------------------------------------------------------------------
+def finished(ctx: TrainingContext, planned: int | None = None) -> TrainingContext:
+    ctx.planned_epochs = planned if planned is not None else ctx.epochs
+    return ctx
+
+
+def test_k408_reports_a_run_stopped_while_still_improving_fast():
+    ctx = finished(curve(loss=[0.9, 0.6, 0.41], val_loss=[0.8, 0.6, 0.45]))
+    (finding,) = reported("K408", ctx)
+    assert finding.severity == "info"
+    assert finding.message == (
+        "the run stopped after epoch 3 while still improving fast: loss 0.6 → 0.41 (-32%) in the last epoch, "
+        "val_loss 0.6 → 0.45 (-25%, its best)"
+    )
+
+
+def test_k408_passes_converged_runs_and_waits_for_the_last_epoch():
+    assert reported("K408", finished(curve(loss=[0.9, 0.5, 0.49]))) == []
+    assert reported("K408", finished(curve(loss=[0.9, 0.6, 0.41], val_loss=[0.8, 0.6, 0.62]))) == []
+    (waiting,) = run("K408", finished(curve(loss=[0.9, 0.6, 0.41]), planned=10))
+    assert waiting.skipped and "last epoch" in waiting.message
+
+
+def test_k408_on_a_real_three_epoch_run(kepler_home, digits):
+    x, y = digits
+    with ModelInspector(model=classifier(), show=quiet) as mi:
+        mi.fit(x / 16.0, y, epochs=3, verbose=0)
+    (finding,) = [f for f in mi.findings if f.code == "K408"]
+    assert not finding.skipped and "stopped after epoch 3 while still improving fast" in finding.message
+
+
+def test_k409_reports_a_widening_gap_in_a_four_epoch_run():
+    ctx = curve(loss=[0.9, 0.6, 0.4, 0.25], val_loss=[0.7, 0.62, 0.60, 0.61])
+    (finding,) = reported("K409", ctx)
+    assert finding.severity == "info"
+    assert "widened every epoch for 3 epochs (-0.2 → 0.02 → 0.2 → 0.36)" in finding.message
+    assert reported("K406", ctx) == []  # three rises in a row can't happen in four epochs
+
+
+def test_k409_passes_a_gap_that_widens_while_validation_still_improves():
+    assert reported("K409", curve(loss=[0.9, 0.6, 0.4, 0.25], val_loss=[0.8, 0.62, 0.5, 0.45])) == []
+    # widening, validation a little worse, but the gap still under 10% of the validation loss
+    assert reported("K409", curve(loss=[0.9, 0.6, 0.42, 0.41], val_loss=[0.9, 0.61, 0.44, 0.45])) == []

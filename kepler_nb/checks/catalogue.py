@@ -1,3 +1,13 @@
 """Importing this module registers every check, one module per stage."""
 
-from . import data, environment, estimator_results, estimators, model, model_layers, setup, training  # noqa: F401
+from . import (  # noqa: F401
+    data,
+    environment,
+    estimator_results,
+    estimators,
+    model,
+    model_layers,
+    setup,
+    training,
+    training_progress,
+)

@@ -1,4 +1,4 @@
-"""K3xx: the targets (K308 class imbalance, K311 targets the output can't reach)."""
+"""K3xx: the targets (K308 class imbalance, K311 targets the output can't reach, K312 class ids that aren't)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ def class_imbalance(ctx: CheckContext):
     rows) and reports when the largest class has more than 10 times the
     samples of the smallest, or a one-hot class has none. Fits that pass
     `class_weight` or `sample_weight` are taken to have dealt with it.
+    Every training label being the same class is an error, weights or not.
 
     ## Why is this bad?
     The model can reach high accuracy by ignoring the rare classes; their
@@ -97,14 +98,25 @@ def class_imbalance(ctx: CheckContext):
     model.fit(x, y, class_weight=dict(enumerate(weights)))  # or resample
     ```
     """
-    if ctx.fit("class_weight") is not None or ctx.fit("sample_weight") is not None:
-        return
     classes = class_labels(ctx)
     if classes is None:
         return
     labels, width = classes
     classes, counts = np.unique(labels, return_counts=True)
     n = len(labels)
+    if len(classes) == 1 and n > 1:
+        of = f" of the {width} one-hot columns" if width else ""
+        yield Report(
+            f"all {n:,} training labels are class {classes[0]}{of}: the model can only learn to predict it"
+            f"{stats_of(ctx).scope()}",
+            fix="Check how the labels were built (a filter, a cast, a slice of sorted data); "
+            "train on samples of every class.",
+            severity="error",
+            details={"classes": {int(classes[0]): n}},
+        )
+        return
+    if ctx.fit("class_weight") is not None or ctx.fit("sample_weight") is not None:
+        return
     missing = sorted(set(range(width)) - set(classes.tolist())) if width else []
     scope = stats_of(ctx).scope()
     big, small = int(np.argmax(counts)), int(np.argmin(counts))
@@ -210,4 +222,65 @@ def unreachable_targets(ctx: CheckContext):
         fix="Scale the targets into the output's range (e.g. y / 255.0), or use an output activation that "
         "covers them (linear for unbounded regression).",
         details={"target_min": float(tmin), "target_max": float(tmax), "range": [low, high], "outside": outside},
+    )
+
+
+# -- K312 ----------------------------------------------------------------------
+
+CLASS_ID_LOSSES = ("sparse_categorical_crossentropy", "sparse_categorical_focal_crossentropy")
+
+
+@check("K312", "class-targets-not-integers", stage="data", severity="error")
+def class_targets_not_integers(ctx: CheckContext):
+    """Targets of a sparse class loss that are not whole class ids.
+
+    ## What it does
+    With `sparse_categorical_crossentropy`, looks for training targets that
+    are not whole numbers (labels divided by 255, probabilities, a
+    regression target) and tells how many classes they become once cast to
+    integers, as the loss casts them. Any fractional target is reported.
+
+    ## Why is this bad?
+    The loss silently truncates each target to an integer class id: labels
+    0..9 divided by 255 all become class 0, so the model learns to predict
+    one class and its accuracy is the share of that class. No error is
+    raised, the loss even falls.
+
+    ## Example
+    ```python
+    x, y = x / 255.0, y / 255.0  # one division too many
+    model.compile(loss="sparse_categorical_crossentropy"); model.fit(x, y)
+    ```
+
+    ## Use instead
+    ```python
+    x = x / 255.0
+    model.compile(loss="sparse_categorical_crossentropy"); model.fit(x, y.astype("int64"))
+    ```
+    """
+    if loss_of(ctx) not in CLASS_ID_LOSSES:
+        return
+    if len(ctx.train.targets) > 1:
+        raise Skip("several targets: each output's loss is not matched to its target")
+    y = ctx.train_y()
+    if hasattr(y, "tocsr") or not np.issubdtype(getattr(y, "dtype", np.dtype(object)), np.floating):
+        return  # integer (or boolean) ids are whole numbers; other dtypes are K204's
+    flat = np.asarray(y).reshape(-1)
+    finite = np.isfinite(flat)
+    fractional = finite & (flat != np.round(flat))
+    k = int(fractional.sum())
+    if not k:
+        return
+    cast = np.unique(np.trunc(flat[finite]).astype(np.int64))
+    become = (
+        f"cast to integers they all become class {cast[0]}"
+        if len(cast) == 1
+        else f"cast to integers they become {len(cast)} classes ({', '.join(map(str, cast[:6]))}"
+        + (", ...)" if len(cast) > 6 else ")")
+    )
+    yield Report(
+        f"{k:,} of {flat.size:,} targets ({percent(k, flat.size)}) are not whole class ids (values "
+        f"{np.nanmin(flat):.4g}..{np.nanmax(flat):.4g}) for loss '{loss_of(ctx)}': {become}",
+        fix="Pass the integer class ids (y.astype('int64')); don't scale the labels along with the inputs.",
+        details={"fractional": k, "targets": int(flat.size), "classes_after_cast": [int(c) for c in cast[:20]]},
     )

@@ -42,7 +42,10 @@ def activation_loss_mismatch(ctx: CheckContext):
     Flags a sigmoid output with categorical cross-entropy, a softmax on a
     single unit, a relu/tanh (or other non-probability) output into a
     probability loss without `from_logits=True`, and relu logits into binary
-    cross-entropy. A linear output into a probability loss is K209's.
+    cross-entropy. A linear output into a probability loss is K209's. A
+    sigmoid output with binary cross-entropy on one-hot targets of more
+    than two columns (exactly one class per sample) is a warning: that is
+    a single-label problem, for softmax and categorical cross-entropy.
 
     ## Why is this bad?
     Categorical cross-entropy expects a probability distribution over the
@@ -99,6 +102,21 @@ def activation_loss_mismatch(ctx: CheckContext):
             fix="Remove the relu from the output layer (a linear output) and keep from_logits=True.",
             details={"activation": activation, "loss": loss, "from_logits": logits},
         )
+    elif loss in BINARY_LOSSES and (activation == "sigmoid" or logits) and (units or 0) > 2:
+        try:
+            labels = train_labels(ctx)
+        except Skip:
+            return
+        if labels.kind == "onehot" and labels.columns > 2:
+            yield Report(
+                f"{'sigmoid' if activation == 'sigmoid' else 'logit'} outputs with loss '{loss}' on one-hot "
+                f"targets of {labels.columns} columns: each sample has exactly one class, but the loss treats "
+                f"the {labels.columns} outputs as independent yes/no questions (and 'accuracy' becomes binary "
+                f"accuracy: {1 - 1 / labels.columns:.0%} for predicting all zeros)",
+                fix="Use activation='softmax' on the output with loss='categorical_crossentropy'.",
+                severity="warning",
+                details={"activation": activation, "loss": loss, "columns": labels.columns},
+            )
 
 
 @check("K202", "from-logits-on-probabilities", stage="model", severity="error")
@@ -360,6 +378,56 @@ def loss_output_range_mismatch(ctx: CheckContext):
         "the output saturates, so confident mistakes are barely corrected",
         fix=f"Use {better} for class labels.",
         details={"loss": loss, "activation": activation},
+    )
+
+
+@check("K211", "regression-loss-on-class-labels", stage="model", severity="warning")
+def regression_loss_on_class_labels(ctx: CheckContext):
+    """A regression loss on a linear output whose targets are class labels.
+
+    ## What it does
+    Flags a regression loss (MSE, MAE, Huber, ...) on a linear output when
+    the targets are one-hot rows or 0/1 labels. Squashed outputs (sigmoid,
+    softmax) with a regression loss are K209's.
+
+    ## Why is this bad?
+    The model is asked to regress class labels: its outputs are not
+    probabilities (they go below 0 and above 1), the loss punishes a
+    confident right answer of 1.3 as much as a wrong 0.7, and outliers pull
+    the decision boundary. Cross-entropy on a softmax or sigmoid output is
+    what the labels call for: it trains faster and gives calibrated scores.
+
+    ## Example
+    ```python
+    Dense(10); model.compile(loss="mse"); model.fit(x, keras.utils.to_categorical(y))
+    ```
+
+    ## Use instead
+    ```python
+    Dense(10, activation="softmax"); model.compile(loss="categorical_crossentropy")
+    ```
+    """
+    loss, activation = canonical_loss(ctx), ctx.output_activation
+    single_output(ctx)
+    if loss is None:
+        raise Skip("the model has no single named loss")
+    if loss not in REGRESSION_LOSSES or activation not in LINEAR_ACTIVATIONS:
+        return
+    labels = train_labels(ctx)
+    if labels.kind == "onehot" and labels.columns > 1:
+        what, better = (
+            f"one-hot targets of {labels.columns} columns",
+            "Dense(units, activation='softmax') with loss='categorical_crossentropy'",
+        )
+    elif labels.kind == "integer" and len(labels.values) == 2 and set(labels.values.tolist()) == {0, 1}:
+        what, better = "0/1 class labels", "Dense(1, activation='sigmoid') with loss='binary_crossentropy'"
+    else:
+        return
+    yield Report(
+        f"regression loss '{loss}' on the linear output {ctx.output_layer.name!r} with {what}: the model "
+        "regresses class labels instead of predicting class probabilities",
+        fix=f"Use {better}.",
+        details={"loss": loss, "activation": activation, "encoding": labels.kind},
     )
 
 
