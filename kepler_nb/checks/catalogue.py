@@ -9,5 +9,6 @@ from . import (  # noqa: F401
     model_layers,
     setup,
     training,
+    training_probe,
     training_progress,
 )

@@ -22,7 +22,7 @@ from .layers import NOISE_TYPES, input_normalizer
 from .registry import Report, Skip, check
 
 # Codes run once at train begin rather than at every epoch end.
-AT_TRAIN_BEGIN = frozenset({"K402"})
+AT_TRAIN_BEGIN = frozenset({"K402", "K410", "K411", "K412"})
 
 CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy")
 # Layers that behave differently in training: the training loss is measured with them active.
@@ -48,6 +48,7 @@ class TrainingContext:
             return f"each epoch averages only {self.steps_per_epoch} batch{'es' if self.steps_per_epoch > 1 else ''}"
         return None
 
+    cache: dict[str, Any] = field(default_factory=dict)  # facts computed once per run (the probe's outputs)
     last_epoch: int = -1  # Keras' index of the latest finished epoch (counts from initial_epoch)
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
@@ -245,7 +246,21 @@ def _first_batch(view: Any) -> tuple[Any, np.ndarray]:
         raise Skip(view.problem if view is not None else "no training data was seen")
     if not view.inputs or view.y is None or len(view.targets) != 1:
         raise Skip("the training data has no single target to evaluate the loss on")
-    arrays = list(view.inputs.values()) + [view.y]
+    x, rows = probe_inputs(view, extra=[view.y])
+    return x, np.asarray(view.y)[rows]
+
+
+def probe_inputs(view: Any, extra: list[Any] = ()) -> tuple[Any, np.ndarray]:
+    """A small batch of training inputs spread over the data, as the model takes them, and its rows.
+
+    At most INIT_LOSS_BATCH samples (fewer for large inputs, at least 8);
+    Skip when the inputs can't be sliced.
+    """
+    if view is None or view.problem:
+        raise Skip(view.problem if view is not None else "no training data was seen")
+    if not view.inputs:
+        raise Skip("no training inputs were seen")
+    arrays = list(view.inputs.values()) + list(extra)
     if any(hasattr(a, "tocsr") or not hasattr(a, "shape") or a.ndim == 0 for a in arrays):
         raise Skip("sparse or scalar inputs are not evaluated")
     n = min(len(a) for a in arrays)
@@ -262,7 +277,7 @@ def _first_batch(view: Any) -> tuple[Any, np.ndarray]:
         x = [inputs[k] for k in names]
     else:
         x = inputs
-    return x, np.asarray(view.y)[rows]
+    return x, rows
 
 
 def _rows(x: Any) -> int:
