@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data_targets import class_labels
-from .datastats import DataStats, feature_names, percent, rows_equal, sample_matrix, stats_of, verified_share
+from .datastats import DataStats, KeyGroups, feature_names, percent, rows_equal, sample_matrix, stats_of, verified_share
 from .registry import Report, Skip, check
 
 if TYPE_CHECKING:
@@ -246,14 +246,17 @@ def duplicate_samples(ctx: CheckContext):
     stats = stats_of(ctx)
     keys, _ = stats.input_keys
     cut = _split(ctx)
-    keys = keys[:cut] if cut is not None else keys
-    n = len(keys)
-    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-    copies = np.flatnonzero(first[inverse] != np.arange(n))
+    n = len(keys) if cut is None else min(cut, len(keys))
+    order = stats.input_groups.before(cut)
+    starts, first_row = KeyGroups.first_of_group(order, keys)
+    copies, originals = order[~starts], first_row[~starts]
     if not len(copies):
         return
+    by_row = np.argsort(copies)
+    copies, originals = copies[by_row], originals[by_row]
+    max_repeats = int(np.diff(np.r_[np.flatnonzero(starts), len(starts)]).max())
     arrays = stats.input_arrays()
-    found = int(round(len(copies) * verified_share(arrays, copies, arrays, first[inverse[copies]])))
+    found = int(round(len(copies) * verified_share(arrays, copies, arrays, originals)))
     if found < 1 or _copies_unavoidable(ctx, stats, n):
         return
     matters = found >= DUPLICATE_SHARE * n and found >= DUPLICATE_MIN_COUNT
@@ -261,12 +264,12 @@ def duplicate_samples(ctx: CheckContext):
     what = "training samples" if cut is None else "samples trained on (before the validation_split tail)"
     yield Report(
         f"{found:,} of {n:,} {what} ({percent(found, n)}) are exact copies of another sample, e.g. sample "
-        f"{example:,} repeats sample {first[inverse[example]]:,}; the most repeated appears {counts.max():,} times"
+        f"{example:,} repeats sample {originals[0]:,}; the most repeated appears {max_repeats:,} times"
         f"{stats.scope()}",
         fix="Remove the copies (np.unique(x.reshape(len(x), -1), axis=0, return_index=True)) unless they are "
         "deliberate oversampling.",
         severity=None if matters else "info",
-        details={"duplicates": found, "samples": n, "max_repeats": int(counts.max())},
+        details={"duplicates": found, "samples": n, "max_repeats": max_repeats},
     )
 
 
@@ -321,7 +324,7 @@ def conflicting_labels(ctx: CheckContext):
     ykeys, yok = stats.target_keys
     cut = _split(ctx)
     end = cut if cut is not None else len(xkeys)
-    rows = np.flatnonzero(xok[:end] & yok[:end])
+    rows = _in_conflicting_groups(stats.input_groups.before(end), xkeys, ykeys, xok & yok)
     order = rows[np.lexsort((ykeys[rows], xkeys[rows]))]
     sx, sy = xkeys[order], ykeys[order]
     if len(order) < 2:
@@ -348,6 +351,20 @@ def conflicting_labels(ctx: CheckContext):
         fix="Decide one label per input (relabel, or majority vote) and drop the copies.",
         details={"groups": groups, "samples": samples, "example": [int(a), int(b)]},
     )
+
+
+def _in_conflicting_groups(order: np.ndarray, xkeys: np.ndarray, ykeys: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The rows (ascending) of every group of equal inputs whose targets differ; rows with NaN/Inf left out."""
+    order = order[ok[order]]
+    if len(order) < 2:
+        return order
+    starts, _ = KeyGroups.first_of_group(order, xkeys)
+    at = np.flatnonzero(starts)
+    if len(at) == len(order):  # no two inputs alike
+        return order[:0]
+    sy = ykeys[order]
+    differ = np.minimum.reduceat(sy, at) != np.maximum.reduceat(sy, at)
+    return np.sort(order[np.repeat(differ, np.diff(np.r_[at, len(order)]))])
 
 
 # -- K310 ----------------------------------------------------------------------
@@ -407,14 +424,12 @@ def validation_leakage(ctx: CheckContext):
         val_arrays, offset, how = val.input_arrays(), 0, ""
     if not len(vkeys) or not len(tkeys):
         return
-    order = np.argsort(tkeys[tok], kind="stable")
-    known = tkeys[tok][order]
-    pos = np.clip(np.searchsorted(known, vkeys), 0, len(known) - 1) if len(known) else np.zeros(len(vkeys), int)
-    hit = vok & (known[pos] == vkeys) if len(known) else np.zeros(len(vkeys), bool)
-    if not hit.any():
+    if cut is not None:
+        vrows, trows = _tail_in_head(train.input_groups.order, train.input_keys[0], cut)
+    else:
+        vrows, trows = _found_in(tkeys, tok, vkeys, vok)
+    if not len(vrows):
         return
-    vrows = np.flatnonzero(hit)
-    trows = np.flatnonzero(tok)[order[pos[vrows]]]
     check_rows = slice(0, 2000)
     real = rows_equal(val_arrays, vrows[check_rows] + offset, train.input_arrays(), trows[check_rows])
     if not real.any():
@@ -430,3 +445,25 @@ def validation_leakage(ctx: CheckContext):
         severity=None if found >= LEAKAGE_SHARE * m and found >= LEAKAGE_MIN_COUNT else "info",
         details={"leaked": found, "validation_samples": m},
     )
+
+
+def _found_in(tkeys: np.ndarray, tok: np.ndarray, vkeys: np.ndarray, vok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validation rows whose key is a training key, and the first training row with it."""
+    order = np.argsort(tkeys[tok], kind="stable")
+    known = tkeys[tok][order]
+    if not len(known):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pos = np.clip(np.searchsorted(known, vkeys), 0, len(known) - 1)
+    vrows = np.flatnonzero(vok & (known[pos] == vkeys))
+    return vrows, np.flatnonzero(tok)[order[pos[vrows]]]
+
+
+def _tail_in_head(order: np.ndarray, keys: np.ndarray, cut: int) -> tuple[np.ndarray, np.ndarray]:
+    """With ``validation_split``: rows past ``cut`` (counted from it) whose key some row before it has,
+    and the first such row; from the rows' shared sort, without sorting again."""
+    starts, first = KeyGroups.first_of_group(order, keys)
+    tail = order >= cut
+    hit = tail & (first < cut)  # rows with NaN/Inf have keys of their own: never a hit
+    vrows, trows = order[hit] - cut, first[hit]
+    by_row = np.argsort(vrows)
+    return vrows[by_row], trows[by_row]

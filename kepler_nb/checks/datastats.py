@@ -179,6 +179,48 @@ def row_keys(parts: list[ArrayStats]) -> tuple[np.ndarray, np.ndarray]:
     return keys, ok
 
 
+@dataclass
+class KeyGroups:
+    """Rows sorted by key (stably: equal keys in row order), for finding equal rows in linear time after one sort.
+
+    Sorting once and sharing the order is what keeps duplicate, conflict and
+    leakage checks on millions of rows under a second together: each of them
+    sorting the keys again costs a few tenths of a second and a copy of them.
+    """
+
+    order: np.ndarray  # row indices, sorted by key
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> KeyGroups:
+        # A quicksort, then only the runs of equal keys put in row order: half the time of a stable sort.
+        order = np.argsort(keys)
+        sorted_keys = keys[order]
+        tied = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+        if len(tied):
+            at = np.unique(np.concatenate([tied, tied + 1]))
+            order[at] = order[at][np.lexsort((order[at], sorted_keys[at]))]
+        return cls(order)
+
+    def before(self, end: int | None) -> np.ndarray:
+        """The order of the rows ``< end`` only (still sorted, still stable)."""
+        return self.order if end is None or end >= len(self.order) else self.order[self.order < end]
+
+    @staticmethod
+    def first_of_group(order: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each position of ``order``: whether it starts a group of equal keys, and the group's first row."""
+        if not len(order):
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+        sorted_keys = keys[order]
+        starts = np.empty(len(order), dtype=bool)
+        starts[0] = True
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+        del sorted_keys
+        at = np.flatnonzero(starts)
+        if len(at) == len(order):  # every key is unique: each row is its own group
+            return starts, order
+        return starts, np.repeat(order[at], np.diff(np.r_[at, len(order)]))
+
+
 def rows_equal(a: list[Any], ia: np.ndarray, b: list[Any], ib: np.ndarray) -> np.ndarray:
     """Whether rows ``ia`` of arrays ``a`` equal rows ``ib`` of arrays ``b``, value by value."""
     equal = np.ones(len(ia), dtype=bool)
@@ -308,6 +350,11 @@ class DataStats:
     @functools.cached_property
     def target_keys(self) -> tuple[np.ndarray, np.ndarray]:
         return row_keys(list(self.targets.values()))
+
+    @functools.cached_property
+    def input_groups(self) -> KeyGroups:
+        """The rows grouped by their input key: one sort, shared by every check that looks for equal rows."""
+        return KeyGroups.of(self.input_keys[0])
 
     def input_arrays(self) -> list[Any]:
         return [self._view().inputs[name] for name in self.inputs]

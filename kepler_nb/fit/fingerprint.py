@@ -9,6 +9,7 @@ SHA-256 reads about 2 GB/s here: 0.1 s for 60,000 x 784 float32.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 # Float targets with at most this many distinct integer values are class labels.
 MAX_CLASSES = 1000
+HASH_CHUNK_BYTES = 8 << 20  # non-contiguous arrays are hashed this much at a time
+_hashing: ThreadPoolExecutor | None = None
 
 
 def fingerprint(view: DataView) -> str | None:
@@ -45,12 +48,35 @@ def _hash_array(digest: Any, name: str, array: Any) -> None:
     digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
     if array.dtype == object:
         digest.update(repr(array.tolist()).encode())
+    elif array.flags.c_contiguous:
+        digest.update(memoryview(array).cast("B"))  # no copy; hashlib lets go of the GIL meanwhile
     else:
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        # The same bytes as the whole C-ordered array, a few megabytes of it copied at a time.
+        step = max(1, HASH_CHUNK_BYTES // max(1, array[:1].nbytes)) if array.ndim else 1
+        for start in range(0, len(array) if array.ndim else 1, step):
+            digest.update(
+                memoryview(np.ascontiguousarray(array[start : start + step] if array.ndim else array)).cast("B")
+            )
 
 
-def data_statistics(view: DataView) -> dict[str, Any]:
-    """Shapes, dtypes, sample and feature counts, class counts: what a reader of the record wants."""
+def fingerprint_soon(view: DataView | None) -> Future[str | None]:
+    """``fingerprint(view)`` on a background thread.
+
+    Hashing releases the GIL, so with a second core it runs beside the
+    pre-training checks instead of after them: on 2,000,000 x 100 float32
+    that is most of a second taken out of the wait before training.
+    """
+    global _hashing
+    if _hashing is None:
+        _hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kepler-fingerprint")
+    return _hashing.submit(lambda: fingerprint(view) if view is not None else None)
+
+
+def data_statistics(view: DataView, fingerprinted: Future[str | None] | None = None) -> dict[str, Any]:
+    """Shapes, dtypes, sample and feature counts, class counts: what a reader of the record wants.
+
+    ``fingerprinted`` is the view's :func:`fingerprint_soon`, when one was started.
+    """
     stats: dict[str, Any] = {
         "kind": view.kind,
         "complete": view.complete,
@@ -58,7 +84,7 @@ def data_statistics(view: DataView) -> dict[str, Any]:
         "note": view.note,
         "inputs": {k: _describe_array(v) for k, v in view.inputs.items()},
         "targets": {k: _describe_array(v) for k, v in view.targets.items()},
-        "fingerprint": fingerprint(view),
+        "fingerprint": fingerprinted.result() if fingerprinted is not None else fingerprint(view),
     }
     if view.problem:
         stats["problem"] = view.problem
@@ -93,7 +119,9 @@ def class_counts(y: Any) -> dict[str, int] | None:
         return None
     if y.ndim != 1 or not y.size:
         return None
-    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+    if np.issubdtype(y.dtype, np.integer):
+        values, counts = _integer_counts(y)
+    elif y.dtype == bool:
         values, counts = np.unique(y, return_counts=True)
     elif np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or not (y == np.round(y)).all():
@@ -107,3 +135,13 @@ def class_counts(y: Any) -> dict[str, int] | None:
     else:
         return None
     return {str(v): int(c) for v, c in zip(values, counts)}
+
+
+def _integer_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(y, return_counts=True)`` for integer labels; counting, not sorting, when their range is small."""
+    low, high = int(y.min()), int(y.max())
+    if high - low > max(1 << 16, 2 * len(y)):
+        return np.unique(y, return_counts=True)
+    counts = np.bincount((y - low).astype(np.intp, copy=False) if low else y.astype(np.intp, copy=False))
+    present = np.flatnonzero(counts)
+    return present + low, counts[present]

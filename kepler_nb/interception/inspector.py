@@ -26,6 +26,7 @@ from ..checks.selection import Selection, load_selection, noqa_codes
 from ..checks.training import TrainingContext
 from ..fit.call import FitCall
 from ..fit.environment import describe_environment_soon
+from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
 from ..journal.journal import Journal
 from ..presentation import prompts
@@ -142,6 +143,7 @@ class ModelInspector:
             return fit(model, *args, **kwargs)
         environment = describe_environment_soon()  # its git calls overlap the checks
         call = FitCall.bind(fit, model, args, kwargs)
+        fingerprints = (fingerprint_soon(call.train), fingerprint_soon(call.validation))  # beside the checks
         options = self.options
         project = options.project or record.default_project(options.user_ns)
         selection = load_selection(journal.home, project).merge(options.selection)
@@ -151,7 +153,7 @@ class ModelInspector:
         if options.checks:
             self._check(call, journal, project, selection)
 
-        summary, parts = record.describe_run(call, options, project, self.findings, environment.result())
+        summary, parts = record.describe_run(call, options, project, self.findings, environment.result(), fingerprints)
         question = self._errors_question()
         if question is not None and not self._asked(question).train:
             return self._skip(summary, parts, Verdict(train=False, reason="stopped before training: " + question.text))

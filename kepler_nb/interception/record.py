@@ -20,6 +20,8 @@ from ..fit.model import describe_compile, describe_layers, model_config, model_s
 from . import notebook
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..checks.finding import Finding
     from ..fit.call import FitCall
     from .inspector import RunOptions
@@ -31,14 +33,19 @@ def describe_run(
     project: str,
     findings: list[Finding],
     environment: dict[str, Any],
+    fingerprints: tuple[Future[str | None], Future[str | None]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The summary and parts of a run about to train (its status is set by the caller)."""
+    """The summary and parts of a run about to train (its status is set by the caller).
+
+    ``fingerprints`` are those of the training and validation data, started early (``fingerprint_soon``).
+    """
     model = call.model
     layers = describe_layers(model)
     compile_info = describe_compile(model)
-    data = data_statistics(call.train)
+    train_print, validation_print = fingerprints or (None, None)
+    data = data_statistics(call.train, train_print)
     if call.validation is not None:
-        data["validation"] = data_statistics(call.validation)
+        data["validation"] = data_statistics(call.validation, validation_print)
     path = notebook.notebook_path(options.user_ns)
     inputs = notebook.kernel_history(options.user_ns)
     summary = {
