@@ -80,6 +80,8 @@ class Variants:
             import mlflow.keras
 
             mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+            if mlflow.get_experiment_by_name("bench") is None:  # artifacts beside the store, not in ./mlruns
+                mlflow.create_experiment("bench", artifact_location=(workdir / "mlruns").as_uri())
             mlflow.set_experiment("bench")
             logging.getLogger("mlflow").setLevel(logging.ERROR)
             self.mlflow = mlflow
