@@ -6,6 +6,7 @@ tried this already?" crosses projects, and one lock keeps one order.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -93,6 +94,7 @@ class Journal:
         doc.setdefault("status", "running")
         doc.setdefault("created", _now())
         doc.update(host=socket.gethostname(), pid=os.getpid(), pid_started=_process_started(os.getpid()))
+        doc.setdefault("user", _user())
         doc["blobs"] = self._store_parts(parts)
         with self.storage.transaction():
             experiment_id = self.table.insert(doc)
@@ -170,6 +172,10 @@ class Journal:
             for key, value in entry["logs"].items():
                 history.setdefault(key, []).append(value)
         return history
+
+    def epochs(self, experiment_id: int | str) -> list[dict[str, Any]]:
+        """Every finished epoch as recorded: ``{"epoch": 0, "logs": {...}, "time": "2026-...+0000"}``."""
+        return list(self._epochs(self._doc(experiment_id).doc_id))
 
     def search(self, query: str | dict[str, Any] = "") -> list[dict[str, Any]]:
         """Experiments matching ``query``.
@@ -342,6 +348,13 @@ class Journal:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (a container)
+        return None
 
 
 def _process_started(pid: int) -> float | None:

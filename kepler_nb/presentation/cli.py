@@ -43,6 +43,19 @@ def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
     note = commands.add_parser("note", help='Write the conclusion of an experiment: kepler note ID "what it showed".')
     note.add_argument("id", help="The experiment's id.")
     note.add_argument("text", nargs="*", help="The conclusion (replaces any earlier one); none prints the current one.")
+    sync = commands.add_parser(
+        "sync",
+        help="Push the journal's ended runs to an MLflow tracking server (again: only what changed).",
+        description="One MLflow experiment per project, one run per experiment (tagged kepler.id and "
+        "kepler.signature; params, per-epoch metrics, findings; the cell, notebook and HTML report as artifacts). "
+        "Pushing twice creates nothing new; a push that was interrupted completes. Needs mlflow "
+        "(pip install 'kepler-nb[team]').",
+    )
+    sync.add_argument(
+        "--mlflow", metavar="URI", help='The tracking server (default: [sync] mlflow = "URI" in config.toml).'
+    )
+    sync.add_argument("--project", "-p", help="Only this project's experiments.")
+    sync.add_argument("--quiet", "-q", action="store_true", help="Print only the summary line (and errors).")
     return parser
 
 
@@ -125,6 +138,33 @@ def _note(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from ..journal import mlflow_sync
+    from .report import export_html
+
+    journal = Journal(args.home)
+    server = args.mlflow or mlflow_sync.configured_server(journal.home)
+    if not server:
+        raise ValueError(
+            f'sync where? Give --mlflow URI, or put [sync] mlflow = "URI" in {journal.home / "config.toml"}'
+        )
+    try:
+        result = mlflow_sync.push(
+            journal,
+            server,
+            args.project,
+            report=lambda experiment_id, path: export_html(experiment_id, path, journal=journal),
+            progress=None if args.quiet else print,
+        )
+    except mlflow_sync.SyncError as error:
+        print(f"kepler sync: {error}. Nothing lost: the runs stay queued for the next push.", file=sys.stderr)
+        return 1
+    print(result.line())
+    for experiment_id, why in result.failed.items():
+        print(f"  experiment {experiment_id} not pushed: {why}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 COMMANDS = {
     "init": _init,
     "list": _list,
@@ -134,6 +174,7 @@ COMMANDS = {
     "explain": _explain,
     "export": _export,
     "note": _note,
+    "sync": _sync,
 }
 
 
