@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from mlflow_server import MlflowServer, free_port  # noqa: E402
 
-from kepler_nb.journal import mlflow_sync  # noqa: E402
+from kepler_nb.journal import mlflow_sync, team  # noqa: E402
 from kepler_nb.journal.journal import Journal  # noqa: E402
 
 
@@ -101,23 +101,21 @@ def main() -> None:
             print(f"re-push, no state {stateless:6.2f} s  ({stateless / args.n * 1000:.0f} ms per run, tags looked up)")
 
             target = {"arch_signature": "arch-3", "input_shape": [64], "n_classes": 10, "signature": "sig-3"}
-            mlflow_sync.reset_lookup_cache()
-            cold, found = timed(lambda: mlflow_sync.team_runs(server.uri, target, budget=5.0))
+            team.reset_lookup_cache()
+            cold, found = timed(lambda: team.team_runs(server.uri, target, budget=5.0))
             assert found.note is None and found.runs, found.note
-            warm = [timed(lambda: mlflow_sync.team_runs(server.uri, target, budget=5.0))[0] for _ in range(20)]
+            warm = [timed(lambda: team.team_runs(server.uri, target, budget=5.0))[0] for _ in range(20)]
             print(
                 f"team lookup      cold {cold * 1000:.0f} ms, warm median {statistics.median(warm) * 1000:.0f} ms"
                 f" (max {max(warm) * 1000:.0f} ms; {len(found.runs)} runs found)"
             )
-            down, found = timed(lambda: mlflow_sync.team_runs(f"http://127.0.0.1:{free_port()}", target))
+            down, found = timed(lambda: team.team_runs(f"http://127.0.0.1:{free_port()}", target))
             print(f"unreachable      {down * 1000:.0f} ms: {found.note}")
             with socket.socket() as silent:
                 silent.bind(("127.0.0.1", 0))
                 silent.listen()
-                mlflow_sync.reset_lookup_cache()
-                slow, found = timed(
-                    lambda: mlflow_sync.team_runs(f"http://127.0.0.1:{silent.getsockname()[1]}", target)
-                )
+                team.reset_lookup_cache()
+                slow, found = timed(lambda: team.team_runs(f"http://127.0.0.1:{silent.getsockname()[1]}", target))
             print(f"never answers    {slow * 1000:.0f} ms: {found.note}")
         finally:
             server.stop()

@@ -16,7 +16,7 @@ import pytest
 from mlflow_server import free_port, running_server
 
 from kepler import Journal, ModelInspector
-from kepler_nb.journal import mlflow_sync
+from kepler_nb.journal import mlflow_sync, team
 
 pytest.importorskip("mlflow")
 from mlflow import MlflowClient
@@ -194,7 +194,7 @@ def test_a_run_left_without_its_commit_marker_is_completed_not_duplicated(kepler
 
 PUSHER = r"""
 import sys
-from kepler_nb.journal import mlflow_sync
+from kepler_nb.journal import mlflow_sync, team
 from kepler_nb.journal.journal import Journal
 mlflow_sync.push(Journal(sys.argv[1]), sys.argv[2], progress=lambda line: print(line, flush=True))
 """
@@ -277,7 +277,7 @@ def test_sync_without_a_server_says_how_to_name_one(kepler_home):
 def test_the_configured_server_is_read_from_config_toml(kepler_home, mlflow_server):
     kepler_home.mkdir(parents=True, exist_ok=True)
     (kepler_home / "config.toml").write_text(f'[sync]\nmlflow = "{mlflow_server.uri}"\n')
-    assert mlflow_sync.configured_server(kepler_home) == mlflow_server.uri
+    assert team.configured_server(kepler_home) == mlflow_server.uri
     record_runs(kepler_home, 1, "configured")
     done = kepler("sync", "--quiet", home=kepler_home)
     assert done.returncode == 0 and done.stdout.strip().endswith("1 new, 0 updated, 0 unchanged.")

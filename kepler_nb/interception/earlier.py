@@ -74,12 +74,67 @@ class EarlierRuns:
         self.similar = [m.to_dict() for m in found.similar]
         if found.duplicate is not None and options.duplicates != "off":
             return self._duplicate(found.duplicate, summary)
+        verdict = self._ask_team(summary)
+        if verdict is not None:
+            return verdict
         if self.similar and options.similar and not self._similar_answer():
             ids = ", ".join(str(m["id"]) for m in self.similar)
             return Verdict(train=False, reason=f"cancelled after seeing similar experiments {ids}")
         if found.transfer is not None and options.similar:
             self.show("Kepler: " + text.transfer_text(found.transfer))
         return TRAIN
+
+    def _ask_team(self, summary: dict[str, Any]) -> Verdict | None:
+        """With a team server configured: teammates' runs like this one (bounded); a Verdict if one is a duplicate."""
+        from ..journal import team
+        from ..journal.similarity import lookup
+
+        try:
+            server = team.configured_server(self.journal.home)
+            if not server:
+                return None
+            home = self.journal.home
+            found = team.team_runs(
+                server, summary, own_journal=team.journal_identity(home), budget=team.lookup_budget(home)
+            )
+        except Exception:
+            log.exception("could not ask the team server about earlier runs")
+            return None
+        log.info("team lookup on %s: %d runs in %.0f ms", server, len(found.runs), found.seconds * 1000)
+        if found.note:
+            self.show("Kepler: " + found.note)
+            return None
+        matches = lookup(found.runs, summary, k=SIMILAR_SHOWN)
+        if matches.duplicate is not None and self.options.duplicates == "ask":
+            return self._team_duplicate(server, matches.duplicate)
+        similar = [m.to_dict() for m in matches.similar]
+        if similar and self.options.similar:
+            self.show("Kepler: " + text.team_similar_text(similar))
+        return None
+
+    def _team_duplicate(self, server: str, run: dict[str, Any]) -> Verdict:
+        """A teammate ran this very experiment: run it again (the default), or take their curves."""
+        from ..journal import team
+
+        said = text.team_duplicate_text(run)
+        log.info("experiment %s is a duplicate of MLflow run %s", run.get("signature"), run.get("mlflow_run"))
+        question = Question(
+            f"{said} Run it again?",
+            continue_label="Run again",
+            skip_label="Skip (reuse its result)",
+            default="continue",
+        )
+        answer = self.ask(question)
+        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+        if answer.train:
+            return TRAIN
+        curves = team.run_history(server, run["mlflow_run"], (run.get("final") or {}).keys())
+        return Verdict(
+            train=False,
+            reason=f"the same experiment as MLflow run {run['mlflow_run']} ({run.get('user')} on {run.get('host')})",
+            link={"duplicate_of_mlflow_run": run["mlflow_run"]},
+            curves=curves,
+        )
 
     def _duplicate(self, earlier: dict[str, Any], summary: dict[str, Any]) -> Verdict:
         """The same experiment ran before: run again (the default), or return its History."""

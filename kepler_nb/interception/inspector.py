@@ -220,8 +220,10 @@ class ModelInspector:
             self._finish(model, callback, status, error=record.error_summary(error))
             if live:
                 live.end(status)
+            self._push_soon()
             raise
         self._finish(model, callback, "finished")
+        self._push_soon()
         if live:
             live.end("finished")
         if self.options.save_weights:
@@ -259,6 +261,21 @@ class ModelInspector:
             log.info("experiment %s %s after %d epochs", self.experiment_id, status, summary["epochs_done"])
         except Exception:
             log.exception("could not record the end of experiment %s", self.experiment_id)
+
+    def _push_soon(self) -> None:
+        """With ``[sync] mlflow`` configured: push the journal in a process of its own; say if runs are queued."""
+        from ..journal import mlflow_sync, team
+
+        try:
+            server = team.configured_server(self.journal.home)
+            if not server:
+                return
+            note = mlflow_sync.queued_note(self.journal.home, server)
+            if note:
+                self.show(note)
+            mlflow_sync.push_soon(self.journal.home, server)
+        except Exception:
+            log.exception("could not start the push to the team server")
 
     def _skip(self, summary: dict[str, Any], parts: dict[str, Any], verdict: Verdict) -> Any:
         """Not trained: record a skipped run (or note the earlier run reused); return a History."""

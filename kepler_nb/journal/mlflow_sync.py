@@ -1,4 +1,4 @@
-"""A team journal on an MLflow tracking server: pushing runs to it, asking it about a run about to start.
+"""A team journal on an MLflow tracking server: pushing the journal's runs to it.
 
 The local journal stays the store of record; the server is a copy the team
 shares. The mapping:
@@ -30,17 +30,16 @@ what was committed, so pushing again touches the server only for records
 that changed (a note added, say); without that file the tags still prevent
 duplicates. One push at a time per journal (a file lock).
 
-Two ways to the server: pushing uses MLflow's client (every tracking server
-it supports, its authentication and artifact stores; ``pip install
-kepler-nb[team]``). The lookup before a fit speaks MLflow's REST API with
-the standard library, because importing mlflow takes seconds and the lookup
-has 300 ms; it sends ``MLFLOW_TRACKING_TOKEN`` (or
-``MLFLOW_TRACKING_USERNAME``/``PASSWORD``) when set.
+Pushing uses MLflow's client (every tracking server it supports, its
+authentication and artifact stores; ``pip install kepler-nb[team]``).
+``push_soon`` runs ``kepler sync`` in a process of its own after a fit, so
+the training process never imports mlflow nor waits for the server; a
+server that is down leaves the runs queued, and ``queued_note`` says so in
+one line. Asking the server before a fit is :mod:`.team`.
 """
 
 from __future__ import annotations
 
-import base64
 import getpass
 import hashlib
 import json
@@ -51,17 +50,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
+
+from .team import COMMIT_TAG, RestClient, journal_identity, problem_key, short_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -81,15 +80,9 @@ MAX_TAG_LENGTH = 8000
 MAX_KEY_LENGTH = 250
 CUT_MARK = " [cut; the whole record is the kepler/record.json artifact]"
 
-COMMIT_TAG = "kepler.pushed"
 # Statuses worth pushing: a running experiment is pushed once it ends; a skipped one trained nothing.
 PUSHED_STATUSES = ("finished", "failed", "interrupted")
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
-# The lookup before a fit: the whole conversation with the server, at most.
-LOOKUP_BUDGET_S = 0.3
-LOOKUP_MAX_RUNS = 200
-# Experiment ids are asked once a minute at most (a new project appears rarely).
-EXPERIMENTS_TTL_S = 60.0
 LOCK_TIMEOUT_S = 600
 
 
@@ -98,43 +91,6 @@ class SyncError(RuntimeError):
 
 
 # -- settings ------------------------------------------------------------------------
-def configured_server(home: Path) -> str | None:
-    """The server of ``[sync] mlflow = "URI"`` in ``home/config.toml``, or None.
-
-    A file that can't be read or parsed is logged and means "no server":
-    the checks' own reading of the file reports its syntax errors.
-    """
-    path = Path(home) / "config.toml"
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        log.warning("config %s not read for [sync]: %s", path, error)
-        return None
-    uri = (config.get("sync") or {}).get("mlflow")
-    return uri.strip() or None if isinstance(uri, str) else None
-
-
-def journal_identity(home: Path) -> str:
-    """This journal's id on servers: a random one made on first use, kept in ``home/journal-id``."""
-    path = Path(home) / "journal-id"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    identity = uuid.uuid4().hex
-    tmp = path.with_name(f"journal-id.{os.getpid()}.tmp")
-    tmp.write_text(identity + "\n", encoding="utf-8")
-    try:
-        os.link(tmp, path)  # first writer wins: two kernels never get two ids
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip()
-
-
 def current_user() -> str:
     try:
         return getpass.getuser()
@@ -149,16 +105,6 @@ def record_digest(summary: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-def problem_key(summary: dict[str, Any]) -> str | None:
-    """Runs for the same kind of problem (input shape and classes) share it: the lookup asks for them."""
-    shape = summary.get("input_shape")
-    if shape is None:
-        return None
-    data = json.dumps([shape, summary.get("n_classes")], separators=(",", ":"))
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
-
-
-# Summary fields the team lookup compares and shows.
 LOOKUP_FIELDS = (
     "id",
     "project",
@@ -358,10 +304,14 @@ def push(
     and the others go on. Raises :class:`SyncError` when mlflow is missing or
     the server can't be reached at all.
     """
-    if client is None:
-        probe(server)
-        client = make_client(server)
     state = SyncState(journal.home, server)
+    if client is None:
+        try:
+            probe(server)
+            client = make_client(server)
+        except SyncError as error:
+            state.save(ok=False, error=str(error))
+            raise
     result = PushResult(server)
     try:
         state.lock.acquire(timeout=LOCK_TIMEOUT_S)
@@ -383,10 +333,10 @@ def push(
                 raise
             except Exception as error:
                 if _unreachable(error):
-                    state.save(ok=False, error=_short(error))
-                    raise SyncError(f"MLflow server {server} unreachable: {_short(error)}") from error
+                    state.save(ok=False, error=short_error(error))
+                    raise SyncError(f"MLflow server {server} unreachable: {short_error(error)}") from error
                 log.exception("experiment %s not pushed to %s", summary["id"], server)
-                result.failed[summary["id"]] = _short(error)
+                result.failed[summary["id"]] = short_error(error)
                 continue
             state.mark(summary["id"], run_id, digest)
             state.save()
@@ -421,7 +371,7 @@ def probe(server: str, timeout: float = 5.0) -> None:
             f"{server} is not an MLflow tracking server? It answered {error.code} {error.reason}"
         ) from error
     except (OSError, ValueError, urllib.error.URLError) as error:
-        raise SyncError(f"MLflow server {server} unreachable: {_short(error)}") from error
+        raise SyncError(f"MLflow server {server} unreachable: {short_error(error)}") from error
 
 
 def make_client(server: str) -> Any:
@@ -585,153 +535,18 @@ def push_soon(home: Path, server: str) -> subprocess.Popen | None:
 
 
 def queued_note(home: Path, server: str) -> str | None:
-    """One line when the last push to ``server`` found it down: how many runs wait, since when."""
+    """One line when the last push to ``server`` found it down (since when), else None."""
     state = SyncState(home, server)
     if state.last.get("ok", True):
         return None
     return (
-        f"Kepler: the MLflow server {server} was unreachable at {state.last.get('time')} "
-        f"({state.last.get('error')}); runs stay queued and are pushed with the next run or `kepler sync`."
+        f"Kepler: the MLflow server {server} was unreachable at {state.last.get('time')}; "
+        "runs stay queued and are pushed with the next run or `kepler sync`."
     )
 
 
 def _lower_priority() -> None:  # pragma: no cover - runs in the child
     os.nice(10)
-
-
-# -- asking the server before a fit -------------------------------------------------------
-@dataclass
-class TeamRuns:
-    """Teammates' runs the server holds that are like a run about to start (summaries from ``kepler.summary``)."""
-
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    note: str | None = None  # why the server was not asked, or gave no answer in time
-    seconds: float = 0.0
-
-
-class RestClient:
-    """The few MLflow REST calls the lookup needs, with the standard library and a deadline."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server.rstrip("/")
-        self.headers = {"Content-Type": "application/json"}
-        token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-        user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
-        elif user and password:
-            self.headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-    def call(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-        if timeout <= 0:
-            raise TimeoutError("no time left")
-        request = urllib.request.Request(
-            f"{self.server}/api/2.0/mlflow/{path}", data=json.dumps(body).encode(), headers=self.headers
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"{}")
-
-
-_experiment_ids: dict[str, tuple[float, list[str]]] = {}
-
-
-def reset_lookup_cache() -> None:
-    """Forget the experiment ids asked of servers (tests; a server that was recreated)."""
-    _experiment_ids.clear()
-
-
-def team_runs(
-    server: str, target: dict[str, Any], own_journal: str | None = None, budget: float = LOOKUP_BUDGET_S
-) -> TeamRuns:
-    """Teammates' runs on ``server`` with the target's architecture or problem, within ``budget`` seconds.
-
-    Two searches (MLflow's filter has no ``or``): runs of the same
-    architecture (duplicates, the same model on other data) and runs for the
-    same problem (nearby architectures). Runs of ``own_journal`` are left out:
-    the local journal has them already. Never raises: a slow or unreachable
-    server gives no runs and a ``note``.
-    """
-    started = time.perf_counter()
-    deadline = started + budget
-    rest = RestClient(server)
-    found: dict[str, dict[str, Any]] = {}
-    try:
-        ids = _experiments(rest, deadline)
-        searches = [("kepler.arch_signature", target.get("arch_signature")), ("kepler.problem", problem_key(target))]
-        for tag, value in searches:
-            if not value or not ids:
-                continue
-            body = {
-                "experiment_ids": ids,
-                "filter": f"tags.`{tag}` = '{value}'",
-                "max_results": LOOKUP_MAX_RUNS,
-                "order_by": ["attributes.start_time DESC"],
-            }
-            for run in rest.call("runs/search", body, deadline - time.perf_counter()).get("runs", []):
-                summary = _team_summary(run, own_journal)
-                if summary is not None:
-                    found[summary["mlflow_run"]] = summary
-    except (OSError, TimeoutError, ValueError, urllib.error.URLError) as error:
-        seconds = time.perf_counter() - started
-        why = "no answer in time" if _is_timeout(error) else _short(error)
-        return TeamRuns(
-            runs=list(found.values()),
-            note=f"the MLflow server {server} was not asked ({why}, {seconds * 1000:.0f} ms); only this journal was.",
-            seconds=seconds,
-        )
-    return TeamRuns(runs=list(found.values()), seconds=time.perf_counter() - started)
-
-
-def run_history(server: str, run_id: str, keys: Iterable[str], timeout: float = 2.0) -> dict[str, list[float]]:
-    """A teammate's curves (metric per epoch), for returning their History instead of training; {} on failure."""
-    rest = RestClient(server)
-    curves: dict[str, list[float]] = {}
-    try:
-        for key in keys:
-            query = urllib.parse.urlencode({"run_id": run_id, "metric_key": key})
-            request = urllib.request.Request(f"{rest.server}/api/2.0/mlflow/metrics/get-history?{query}")
-            for name, value in rest.headers.items():
-                request.add_header(name, value)
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                metrics = json.loads(response.read() or b"{}").get("metrics", [])
-            curves[key] = [float(m["value"]) for m in sorted(metrics, key=lambda m: int(m.get("step", 0)))]
-    except (OSError, ValueError, urllib.error.URLError) as error:
-        log.warning("curves of MLflow run %s not read: %s", run_id, error)
-        return {}
-    return curves
-
-
-def _experiments(rest: RestClient, deadline: float) -> list[str]:
-    cached = _experiment_ids.get(rest.server)
-    if cached and time.monotonic() - cached[0] < EXPERIMENTS_TTL_S:
-        return cached[1]
-    answer = rest.call("experiments/search", {"max_results": 1000}, deadline - time.perf_counter())
-    ids = [e["experiment_id"] for e in answer.get("experiments", [])]
-    _experiment_ids[rest.server] = (time.monotonic(), ids)
-    return ids
-
-
-def _team_summary(run: dict[str, Any], own_journal: str | None) -> dict[str, Any] | None:
-    tags = {t["key"]: t.get("value") for t in (run.get("data") or {}).get("tags", [])}
-    if own_journal and tags.get("kepler.journal") == own_journal:
-        return None
-    try:
-        summary = json.loads(tags.get("kepler.summary") or "")
-    except ValueError:
-        return None
-    if not isinstance(summary, dict) or COMMIT_TAG not in tags:
-        return None  # a push still under way (or killed): its facts may be incomplete
-    info = run.get("info") or {}
-    summary.update(
-        mlflow_run=info.get("run_id") or info.get("run_uuid"),
-        kepler_id=summary.get("id"),
-        team=True,
-        user=summary.get("user") or tags.get("kepler.user") or info.get("user_id"),
-        host=summary.get("host") or tags.get("kepler.host"),
-    )
-    # Ids of other journals collide with this one's: the similarity ranking breaks ties by start time instead.
-    summary["id"] = int(info.get("start_time") or 0)
-    return summary
 
 
 # -- small parts --------------------------------------------------------------------------
@@ -746,15 +561,6 @@ def _millis(stamp: Any) -> int | None:
         return int(datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp() * 1000)
     except ValueError:
         return None
-
-
-def _short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
-
-
-def _is_timeout(error: BaseException) -> bool:
-    return isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError)
 
 
 def _unreachable(error: BaseException) -> bool:

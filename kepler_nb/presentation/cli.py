@@ -139,11 +139,11 @@ def _note(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from ..journal import mlflow_sync
+    from ..journal import mlflow_sync, team
     from .report import export_html
 
     journal = Journal(args.home)
-    server = args.mlflow or mlflow_sync.configured_server(journal.home)
+    server = args.mlflow or team.configured_server(journal.home)
     if not server:
         raise ValueError(
             f'sync where? Give --mlflow URI, or put [sync] mlflow = "URI" in {journal.home / "config.toml"}'

@@ -70,6 +70,31 @@ def duplicate_text(earlier: dict[str, Any]) -> str:
     )
 
 
+def team_duplicate_text(run: dict[str, Any]) -> str:
+    """``This exact experiment ran yesterday on host gpu-2 by alice (MLflow run 1a2b3c4d): val_accuracy 0.93.``"""
+    metric = quote_metric(run)
+    when = ago(run.get("created"))
+    when = "yesterday" if when == "1 day ago" else when
+    return (
+        f"This exact experiment ran {when} on host {run.get('host') or '?'} by {run.get('user') or 'someone'} "
+        f"(MLflow run {str(run.get('mlflow_run'))[:8]}){': ' + metric if metric else ''}."
+    )
+
+
+def team_similar_text(matches: Sequence[dict[str, Any]], limit: int = 3) -> str:
+    """One line naming teammates' similar runs on the server: who, where, how they relate, their result."""
+    runs = "run" if len(matches) == 1 else "runs"
+    parts = []
+    for match in matches[:limit]:
+        metric = quote_metric(match)
+        parts.append(
+            f"{match.get('user') or 'someone'} on {match.get('host') or '?'}, {match.get('name')!r} "
+            f"({match.get('relation')}, {ago(match.get('created'))}){': ' + metric if metric else ''}"
+        )
+    more = f"; {len(matches) - limit} more" if len(matches) > limit else ""
+    return f"{len(matches)} similar {runs} by the team on the MLflow server: " + "; ".join(parts) + more + "."
+
+
 def best_of(history: dict[str, list[float]], final: dict[str, Any]) -> str:
     """The best value of the primary metric over the epochs (``val_accuracy 0.95 @3``)."""
     found = primary_metric(final or {})
