@@ -1,6 +1,6 @@
 """Kepler: a smart lab journal for deep-learning experiments, inside Jupyter."""
 
-from .api import check
+from .api import check, preflight
 from .checks.finding import Finding, KeplerWarning
 from .interception.extension import load_ipython_extension, unload_ipython_extension
 from .interception.grid import grid
@@ -18,5 +18,6 @@ __all__ = [
     "export_html",
     "grid",
     "load_ipython_extension",
+    "preflight",
     "unload_ipython_extension",
 ]

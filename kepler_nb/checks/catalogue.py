@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     estimators,
     model,
     model_layers,
+    preflight,
     setup,
     training,
     training_probe,

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
-STAGES = ("setup", "model", "data", "training", "environment", "evaluation")
+STAGES = ("setup", "model", "data", "training", "environment", "evaluation", "preflight")
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class RunOptions:
     duplicates: str = "ask"
     similar: bool = True  # show similar models and ask before training
     save_weights: bool = False  # keep the trained weights in the journal's artifact store
+    preflight: bool = False  # probe a clone of the model before training (K6xx)
     save_model: bool = False  # keep a fitted scikit-learn estimator (joblib) in the journal's artifact store
     extra: dict[str, Any] = field(default_factory=dict)  # more summary fields (a grid's parameters)
 
@@ -179,6 +180,11 @@ class ModelInspector:
 
         context = CheckContext(call, history=similar_experiments(journal, project, call.model))
         self.findings = run_checks(context, selection)
+        if self.options.preflight:
+            from ..checks.preflight import measure  # trains a clone: only when asked
+
+            probes = run_checks(measure(call), selection, stages=("preflight",))
+            self.findings = sort_findings(self.findings + probes)
         log.info("pre-training findings: %s", [f"{f.code}:{f.severity}" for f in self.findings] or "none")
         self._emit(self.findings, name_skipped=True)
 

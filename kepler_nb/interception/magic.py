@@ -35,6 +35,12 @@ class KeplerMagics(Magics):
     @argument("--answer", help="Answer every question Kepler would ask: 'continue' (train) or 'skip'.")
     @argument("--stop-on-error", action="store_true", help="Stop training when a training check finds an error.")
     @argument(
+        "--preflight",
+        action="store_true",
+        help="Before training, probe a clone of the model: can it overfit one small batch (K601), does it learn "
+        "as well from zeroed inputs (K602)? Up to 30 s per probe; the model is untouched.",
+    )
+    @argument(
         "--no-similar",
         action="store_true",
         help="Don't ask about similar earlier runs (the live view still draws them).",
@@ -140,6 +146,7 @@ class KeplerMagics(Magics):
             selection=selection,
             answer=answer,
             stop_on_error=args.stop_on_error,
+            preflight=args.preflight,
             similar=not args.no_similar,
             cell=cell,
             user_ns=self.shell.user_ns,
