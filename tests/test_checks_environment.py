@@ -225,3 +225,17 @@ def test_k504_skips_on_a_machine_without_gpu():
     call = FitCall.bind(original_fit(), model(), (x, y), {"batch_size": 4})
     (found,) = get_check("K504").run(CheckContext(call))
     assert found.skipped and found.message == "skipped: no GPU visible"
+
+
+GPUS = [f"/physical_device:GPU:{i}" for i in range(4)]
+
+
+def test_gpu_advice_names_idle_gpus_when_a_fit_uses_one_of_several():
+    on_gpu = "/job:localhost/replica:0/task:0/device:GPU:0"
+    (report,) = gpu_advice(GpuFacts(physical=GPUS, visible=GPUS, weight_devices=[on_gpu], batch_size=64))
+    assert "4 GPUs visible, this fit trains on 1 (no distribution strategy: 1): 3 stay idle" in report.message
+    assert "MirroredStrategy" in report.fix
+    (partly,) = gpu_advice(GpuFacts(physical=GPUS, visible=GPUS, replicas=2, strategy="MirroredStrategy"))
+    assert "trains on 2 (MirroredStrategy over 2): 2 stay idle" in partly.message
+    everywhere = GpuFacts(physical=GPUS, visible=GPUS, replicas=4, strategy="MirroredStrategy", batch_size=256)
+    assert gpu_advice(everywhere) == []  # control: every GPU trains

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..fit.distribution import describe_distribution
 from .registry import Report, Skip, check
 
 if TYPE_CHECKING:
@@ -255,6 +256,8 @@ class GpuFacts:
     device_scope: str = ""  # the tf.device scope fit is called in
     weight_devices: list[str] = field(default_factory=list)
     batch_size: int | None = None
+    replicas: int = 1  # devices the fit trains on (a tf.distribute strategy or keras.distribution: several)
+    strategy: str | None = None
 
 
 def gpu_facts(model: Any = None, batch_size: int | None = None) -> GpuFacts:
@@ -271,6 +274,9 @@ def gpu_facts(model: Any = None, batch_size: int | None = None) -> GpuFacts:
     )
     if not facts.visible:
         facts.driver = _nvidia_smi_gpus()
+    distribution = describe_distribution(model)
+    if distribution is not None:
+        facts.replicas, facts.strategy = int(distribution["replicas"]), distribution["strategy"]
     for weight in getattr(model, "weights", None) or []:
         device = getattr(getattr(weight, "value", weight), "device", None)
         if isinstance(device, str) and device:
@@ -341,6 +347,19 @@ def gpu_advice(facts: GpuFacts) -> list[Report]:
                 details={"weight_device": facts.weight_devices[0]},
             )
         )
+    if len(facts.visible) > 1 and facts.replicas < len(facts.visible) and not reports:
+        idle = len(facts.visible) - facts.replicas
+        how = f"{facts.strategy} over {facts.replicas}" if facts.strategy else "no distribution strategy: 1"
+        reports.append(
+            Report(
+                f"{len(facts.visible)} GPUs visible, this fit trains on {facts.replicas} ({how}): "
+                f"{idle} stay{'s' if idle == 1 else ''} idle",
+                fix="Build and compile the model inside `with tf.distribute.MirroredStrategy().scope():` (JAX: "
+                "keras.distribution.set_distribution(keras.distribution.DataParallel())), or hide the idle GPUs "
+                "with CUDA_VISIBLE_DEVICES for other jobs.",
+                details={"visible": facts.visible, "replicas": facts.replicas, "strategy": facts.strategy},
+            )
+        )
     if facts.batch_size is not None and facts.batch_size < GPU_MIN_BATCH:
         reports.append(
             Report(
@@ -364,6 +383,9 @@ def gpu_unused(ctx: CheckContext):
     `CUDA_VISIBLE_DEVICES` or `tf.config.set_visible_devices`, installed but
     not usable by this TensorFlow, or bypassed by a `tf.device('/CPU:0')`
     around the model or the fit. Mentions a batch size under 16 on a GPU.
+    With several GPUs, notices a fit that trains on fewer of them than are
+    visible (one busy, three idle: no `tf.distribute` strategy or
+    `keras.distribution`).
 
     ## Why is this bad?
     Training on the CPU next to an idle GPU is often 10-50x slower, and

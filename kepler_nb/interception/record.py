@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..fit.distribution import describe_distribution
 from ..fit.fingerprint import data_statistics
 from ..fit.model import describe_compile, describe_layers, model_config, model_summary
 from . import notebook
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
     from ..checks.finding import Finding
     from ..fit.call import FitCall
     from .inspector import RunOptions
+
+
+def distribution_fields(model: Any) -> dict[str, Any]:
+    """``strategy``, ``replicas`` and ``devices`` when the fit is spread over several devices, else nothing."""
+    try:
+        described = describe_distribution(model)
+    except Exception:  # noqa: BLE001 - describing must never break a fit
+        return {}
+    return {} if described is None else described
 
 
 def describe_run(
@@ -67,6 +77,7 @@ def describe_run(
         "data_fingerprint": data.get("fingerprint"),
         "findings": finding_counts(findings),
         "codes": finding_codes(findings),
+        **distribution_fields(model),
     }
     parts = {
         "model_config": model_config(model),

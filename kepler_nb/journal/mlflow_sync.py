@@ -196,10 +196,9 @@ def run_params(record: dict[str, Any]) -> dict[str, str]:
     if isinstance(estimator, dict):
         for key, value in estimator.items():
             params[f"estimator.{key}"] = value
-    distribution = (record.get("environment") or {}).get("distribution")
-    if isinstance(distribution, dict):
-        for key, value in distribution.items():
-            params[f"distribution.{key}"] = value
+    if record.get("strategy"):
+        params["distribution.strategy"] = record["strategy"]
+        params["distribution.replicas"] = record.get("replicas")
     out = {}
     for key, value in params.items():
         if value is None:
