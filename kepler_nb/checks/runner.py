@@ -10,8 +10,10 @@ from .registry import all_checks
 from .selection import Selection
 
 PRE_TRAINING_STAGES = ("setup", "model", "data", "environment")
-# The checks written for Keras that also judge an estimator's data (K303 never: K701 knows which estimators care).
-ESTIMATOR_DATA_CODES = frozenset({"K301", "K302", "K306", "K307", "K309", "K310"})
+# The checks written for Keras that also judge an estimator's data. Not K303: K701 knows which estimators
+# care about scale. Not K301: collinear columns are the rule in tabular data (radius, perimeter and area),
+# harmless to trees and handled by penalised models.
+ESTIMATOR_DATA_CODES = frozenset({"K302", "K306", "K307", "K309", "K310"})
 
 
 def applies(code: str, model: Any) -> bool:
