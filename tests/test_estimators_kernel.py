@@ -71,6 +71,10 @@ leaky = SVC().fit(Xa_train, ya_train)
 print("leaky", leaky.score(Xa_test, ya_test))""",
     "%kepler search estimator = SVC and svc__C >= 1",
     "%kepler search estimator = SVC and C > 1",
+    # 14: a cell grid of estimators
+    """%%kepler_fit --project sk --grid "depth=[2,4]"
+tree = RandomForestClassifier(n_estimators=10, max_depth=depth, random_state=0).fit(X_train, y_train)
+tree.score(X_test, y_test)""",
 ]
 
 
@@ -106,7 +110,7 @@ def test_a_pipeline_is_one_experiment_with_its_params_and_the_scores_computed_af
 
 def test_a_fit_inside_a_function_is_one_experiment_and_cross_val_folds_are_not(executed):
     _nb, journal = executed
-    forests = runs(journal, estimator="RandomForestClassifier")
+    forests = [e for e in runs(journal, estimator="RandomForestClassifier") if not e.get("grid_params")]
     assert len(forests) == 1 and forests[0]["params"]["n_estimators"] == 20
 
 
@@ -165,3 +169,12 @@ def test_the_search_language_finds_estimators_by_class_and_parameter(executed):
     assert "GridSearchCV(SVC)" in text and "SVC(C=2)" not in text and "baseline" not in text
     anywhere = cell_text(nb.cells[13])  # C of an SVC, a pipeline's svc__C, a search's estimator__svc__C
     assert "SVC(C=2)" in anywhere and "Pipeline" not in anywhere
+
+
+def test_a_cell_grid_records_each_estimator_with_its_score(executed):
+    nb, journal = executed
+    table = cell_text(nb.cells[14])
+    assert "2 combinations" in table or "trained" in table
+    grid_runs = [e for e in runs(journal, estimator="RandomForestClassifier") if e.get("grid_params")]
+    assert sorted(r["grid_params"]["depth"] for r in grid_runs) == [2, 4]
+    assert all("accuracy" in r["final"] for r in grid_runs)

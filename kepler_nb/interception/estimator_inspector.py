@@ -98,6 +98,8 @@ class EstimatorInspector:
         self._selection = Selection()
         self._data_signature: str | None = None
         self.candidates_done = 0
+        self._earlier_final: dict[str, Any] | None = None  # a reused run's recorded metrics
+        self.fitted = False  # True once the fit returned (False for a skipped or failed run)
 
     # -- the flow of one fit --------------------------------------------------------------
     def run(self, fit: Any, estimator: Any, args: tuple, kwargs: dict) -> Any:
@@ -158,6 +160,7 @@ class EstimatorInspector:
             str(w.message) for w in caught if type(w.message).__name__ == "ConvergenceWarning"
         ]
         _replay(caught)
+        self.fitted = True
         self._finish("finished", environment)
         if options.save_model:
             self._save_model()
@@ -244,6 +247,13 @@ class EstimatorInspector:
             self.journal.update(self.experiment_id, summary, parts)
         except Exception:
             log.exception("could not record the end of experiment %s", self.experiment_id)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The run's numbers: cross-validation and out-of-bag scores, and every score computed after the fit."""
+        if self._earlier_final is not None:
+            return self._earlier_final
+        return self._metrics(est.fitted_facts(self.model)) if self.fitted or self.reused else {}
 
     def _metrics(self, facts: dict[str, Any]) -> dict[str, float]:
         final: dict[str, float] = {}
@@ -398,6 +408,11 @@ class EstimatorInspector:
             answer = self.ask(question)
             if answer.train:
                 return None
+        if (not saved or not Path(saved).exists()) and self.options.duplicates == "reuse":
+            # A grid resuming: the recorded result stands; the estimator stays unfitted, as nothing was saved.
+            self.experiment_id, self.reused, self._earlier_final = earlier["id"], True, dict(earlier.get("final") or {})
+            self.show(f"Kepler: {text} Its result is reused; nothing fitted.")
+            return self.model
         if not saved or not Path(saved).exists():
             self.show(
                 f"Kepler: experiment {earlier['id']}'s fitted estimator was not saved (fit with --save-model to "
@@ -413,7 +428,7 @@ class EstimatorInspector:
             )
             return None
         self.model.__dict__.update(fitted.__dict__)
-        self.reused = True
+        self.reused, self._earlier_final = True, dict(earlier.get("final") or {})
         self.show(f"Kepler: not fitted; the fitted estimator of experiment {earlier['id']} is reused ({saved}).")
         self._skip(summary, parts, f"the same experiment as {earlier['id']}", {"duplicate_of": earlier["id"]})
         return self.model

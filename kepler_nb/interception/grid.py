@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ..fit.estimator import is_estimator
 from ..fit.signature import digest
 from .inspector import ModelInspector, RunOptions
 
 # Metrics that are better when higher; any other is better when lower.
-HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "iou", "r2")
-DEFAULT_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
+HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score")
+DEFAULT_METRICS = ("val_accuracy", "val_loss", "accuracy", "r2", "cv_score", "loss")
 
 
 class GridSpecError(ValueError):
@@ -60,8 +61,10 @@ def grid(
 ) -> Any:
     """Train ``build_fn(**params)`` for every combination of ``param_grid``; return a DataFrame of results.
 
-    ``build_fn`` returns a compiled Keras model. Parameters that ``build_fn``
-    does not take but ``fit`` does (``batch_size``, ``epochs``) go to ``fit``.
+    ``build_fn`` returns a compiled Keras model, or a scikit-learn estimator
+    (then ``validation_data=(X_val, y_val)``, if given, is what each fitted
+    estimator is scored on). Parameters that ``build_fn`` does not take but
+    ``fit`` does (``batch_size``, ``epochs``) go to ``fit``.
     ``n_random=N`` tries N combinations drawn at random (with ``seed``)
     instead of all. Combinations already finished in the journal with the same
     signature are reused, not retrained. The DataFrame has one row per
@@ -76,19 +79,37 @@ def grid(
     grid_id = _grid_id(grid_values, fit_kwargs, getattr(build_fn, "__qualname__", repr(build_fn)))
     base = RunOptions(project=project, tags=list(tags), answer=answer, save_weights=save_weights)
 
-    def run_one(params: dict[str, Any]) -> ModelInspector:
+    def run_one(params: dict[str, Any]) -> Any:
         model = build_fn(**{k: v for k, v in params.items() if k in to_build})
-        inspector = ModelInspector(model, options=_grid_options(base, name, grid_id, params), show=show)
+        options = _grid_options(base, name, grid_id, params)
+        if is_estimator(model):
+            return _fit_estimator(model, options, show, x, y, fit_kwargs)
+        inspector = ModelInspector(model, options=options, show=show)
         inspector.fit(x, y, **{**fit_kwargs, **{k: v for k, v in params.items() if k in to_fit}})
         return inspector
 
     return run_grid(combos, run_one, show=show, metric=metric, pandas=pandas)
 
 
+def _fit_estimator(
+    model: Any, options: RunOptions, show: Callable[[str], Any], x: Any, y: Any, fit_kwargs: dict
+) -> Any:
+    """One estimator of a grid: fitted (or reused), then scored on ``validation_data`` when given."""
+    from .estimator_inspector import EstimatorInspector
+    from .estimator_routing import Watch
+
+    kwargs = dict(fit_kwargs)
+    validation = kwargs.pop("validation_data", None)
+    inspector = EstimatorInspector(model, options=options, show=show)
+    inspector.fit(x, y, **kwargs)
+    if validation is not None and inspector.fitted:  # a reused run keeps its recorded scores
+        x_val, y_val = validation[0], validation[1]
+        inspector.scored("score", model.score(x_val, y_val), x_val, y_val, Watch(lambda e: None))
+    return inspector
+
+
 def run_cell_grid(magics: Any, cell: str, options: RunOptions, spec: str, n_random: int | None, seed: int) -> Any:
     """``%%kepler_fit --grid SPEC``: run the cell once per combination, its parameters as notebook variables."""
-    from .routing import route_fits
-
     pandas = _pandas()
     grid_values = parse_grid(spec)
     combos = combinations(grid_values, n_random, seed)
@@ -99,11 +120,12 @@ def run_cell_grid(magics: Any, cell: str, options: RunOptions, spec: str, n_rand
     def run_one(params: dict[str, Any]) -> ModelInspector | None:
         namespace.update(params)
         run_options = _grid_options(options, options.name, grid_id, params)
-        with route_fits(lambda model: ModelInspector(model, options=replace(run_options))) as inspectors:
-            try:
-                magics._run_cell(cell)
-            finally:
-                every.extend(inspectors)
+        inspectors: list[Any] = []
+        try:
+            _result, inspectors = magics.run_routed(cell, run_options)
+        finally:
+            every.extend(inspectors)
+            magics.last_inspectors = every
         return inspectors[-1] if inspectors else None
 
     return run_grid(combos, run_one, show=print, metric=None, pandas=pandas)
@@ -146,6 +168,7 @@ def run_grid(
             history = getattr(inspector.history, "history", None) or {}
             row.update(experiment=inspector.experiment_id, status=status, seconds=round(seconds, 2))
             row.update({k: v[-1] for k, v in history.items() if v})
+            row.update(getattr(inspector, "metrics", None) or {})  # an estimator's scores
         rows.append(row)
     table = pandas.DataFrame(rows)
     return _rank(table, list(combos[0]) if combos else [], metric, show, time.perf_counter() - started)
@@ -281,6 +304,8 @@ def _grid_id(grid_values: Mapping[str, Any], fit_kwargs: Mapping[str, Any], sour
 
 def _status(inspector: Any) -> str:
     """Trained, or skipped (stopped before training: its History is empty)."""
+    if getattr(inspector, "fitted", None) is not None:  # an estimator
+        return "trained" if inspector.fitted else "skipped"
     history = getattr(inspector.history, "history", None)
     return "trained" if history else "skipped"
 

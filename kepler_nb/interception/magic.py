@@ -71,12 +71,12 @@ class KeplerMagics(Magics):
         options.save_model = args.save_model
         if args.grid or args.random is not None:
             return self._grid(args, cell, options)
-        result, inspectors = self._run_routed(cell, options)
+        result, inspectors = self.run_routed(cell, options)
         if not inspectors:
             print("Kepler: no model.fit(...) ran in this cell, so nothing was recorded.")
         return result
 
-    def _run_routed(self, cell: str, options: RunOptions) -> tuple[Any, list[Any]]:
+    def run_routed(self, cell: str, options: RunOptions) -> tuple[Any, list[Any]]:
         """Run the cell with Keras and scikit-learn fits routed: its value, and one inspector per experiment."""
         from .estimator_inspector import EstimatorInspector
         from .estimator_routing import route_estimator_fits
