@@ -406,3 +406,59 @@ def test_files_are_owner_only(path):
     files = [p for p in path.parent.iterdir() if p.is_file()]
     assert {p.name for p in files} >= {"journal.jsonl", "journal.jsonl.head", "journal.jsonl.lock"}
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o600" for p in files}
+
+
+# -- writes that cost what they change ---------------------------------------------------------
+
+
+def test_a_write_compares_only_the_documents_it_reached(path, monkeypatch):
+    monkeypatch.setattr(TinyDB, "table_class", JournalTable)
+    db = open_db(path)
+    with db.storage.transaction():
+        db.insert_multiple({"n": i} for i in range(200))
+    compared = []
+    original = storage.JournalStorage._changed_lines
+
+    def spy(self, data, touched=None):
+        compared.append(touched)
+        return original(self, data, touched)
+
+    monkeypatch.setattr(storage.JournalStorage, "_changed_lines", spy)
+    with db.storage.transaction():
+        db.update({"n": -1}, doc_ids=[7])
+    with db.storage.transaction():
+        db.remove(doc_ids=[8])
+    assert compared == [{"_default": {"7"}}, {"_default": {"8"}}]
+    assert lines(path)[-2:] == [
+        {"t": "_default", "id": "7", "doc": {"n": -1}},
+        {"t": "_default", "id": "8", "del": True},
+    ]
+    reread = open_db(path)
+    assert reread.get(doc_id=7) == {"n": -1} and reread.get(doc_id=8) is None and len(reread) == 199
+
+
+def test_an_update_by_condition_writes_only_the_matching_documents(path, monkeypatch):
+    monkeypatch.setattr(TinyDB, "table_class", JournalTable)
+    db = open_db(path)
+    with db.storage.transaction():
+        db.insert_multiple({"n": i} for i in range(10))
+    with db.storage.transaction():
+        db.update(increment("n"), where("n") >= 8)
+    assert lines(path)[-2:] == [
+        {"t": "_default", "id": "9", "doc": {"n": 9}},
+        {"t": "_default", "id": "10", "doc": {"n": 10}},
+    ] or sorted(e["id"] for e in lines(path)[10:]) == ["10", "9"]
+    assert len(lines(path)) == 12 and sorted(d["n"] for d in open_db(path).all()) == [*range(8), 9, 10]
+
+
+def test_a_long_log_is_read_in_one_parse_and_a_bad_line_still_named(path):
+    db = open_db(path)
+    with db.storage.transaction():
+        db.insert_multiple({"n": i} for i in range(50))
+    assert len(open_db(path)) == 50
+    text = path.read_text(encoding="utf-8").splitlines()
+    text[20] = "#" + text[20][1:]  # one line damaged in the middle of the log, its length kept
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    assert storage._parse_lines([line.encode() for line in text]) is None
+    with pytest.warns(storage.JournalCorruptWarning, match="line 21 is not valid JSON"):
+        open_db(path).all()

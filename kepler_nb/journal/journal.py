@@ -145,10 +145,17 @@ class Journal:
     # -- reading -----------------------------------------------------------
     def experiments(self, project: str | None = None) -> list[dict[str, Any]]:
         """Every experiment's summary (optionally of one project), oldest first."""
-        docs = self.table.all()
+        stored = self._stored()
         if project is not None:
-            docs = [d for d in docs if d.get("project") == project]
-        return [self._summary(d) for d in sorted(docs, key=lambda d: d.doc_id)]
+            stored = [(i, d) for i, d in stored if d.get("project") == project]
+        stored.sort(key=lambda item: item[0])
+        return [self._summary(d, i) for i, d in stored]
+
+    def _stored(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(id, document)`` of every experiment as the storage holds it: not copied once for TinyDB
+        and again for the summary (listing 50,000 experiments is mostly these copies)."""
+        tables = self.storage.read() or {}
+        return [(int(i), d) for i, d in tables.get(self.table.name, {}).items()]
 
     def get(self, experiment_id: int | str) -> dict[str, Any]:
         """The full record of one experiment, as plain JSON-able data."""
@@ -247,14 +254,15 @@ class Journal:
             )
         return doc
 
-    def _summary(self, doc) -> dict[str, Any]:
+    def _summary(self, doc, doc_id: int | None = None) -> dict[str, Any]:
+        doc_id = doc.doc_id if doc_id is None else doc_id
         summary = dict(doc)  # a C-level copy: listing 10,000 records is mostly this
         for key in ("blobs", "pid", "pid_started"):
             summary.pop(key, None)
-        summary["id"] = doc.doc_id
+        summary["id"] = doc_id
         if doc.get("status") == "running" and _is_dead(doc):
             summary["status"] = "interrupted"
-            summary["epochs_done"] = len(self._epochs(doc.doc_id))
+            summary["epochs_done"] = len(self._epochs(doc_id))
         return summary
 
     def lookup(self, target: dict[str, Any], k: int = 5, exclude: Any = None, include_same: bool = False) -> Any:

@@ -136,9 +136,14 @@ class JournalTable(Table):
     def _update_table(self, updater: Callable[[Any], None]) -> None:
         tables = self._storage.read() or {}
         raw = dict(tables.get(self.name, {}))  # a new table dict: write() sees what changed
-        updater(_IntKeyed(raw))
+        view = _IntKeyed(raw)
+        updater(view)
         tables[self.name] = raw
-        self._storage.write(tables)
+        if isinstance(self._storage, JournalStorage) and view.touched is not None:
+            # Only the documents the update reached can have changed: write() need not compare the rest.
+            self._storage.write(tables, touched={self.name: view.touched})
+        else:
+            self._storage.write(tables)
         self.clear_cache()
 
     def _get_next_id(self) -> int:
@@ -153,19 +158,29 @@ class JournalTable(Table):
 class _IntKeyed(MutableMapping):
     """A str-keyed table seen with int ids, as TinyDB's updates expect."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("raw", "touched")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
+        self.touched: set[str] | None = set()  # ids read, set or deleted; None: anything may have changed
 
     def __getitem__(self, doc_id: int) -> Any:
-        return self.raw[str(doc_id)]
+        key = str(doc_id)
+        if self.touched is not None:
+            self.touched.add(key)  # TinyDB edits the documents it gets in place
+        return self.raw[key]
 
     def __setitem__(self, doc_id: int, doc: Any) -> None:
-        self.raw[str(doc_id)] = doc
+        key = str(doc_id)
+        if self.touched is not None:
+            self.touched.add(key)
+        self.raw[key] = doc
 
     def __delitem__(self, doc_id: int) -> None:
-        del self.raw[str(doc_id)]
+        key = str(doc_id)
+        if self.touched is not None:
+            self.touched.add(key)
+        del self.raw[key]
 
     def __contains__(self, doc_id: object) -> bool:
         return str(doc_id) in self.raw
@@ -177,6 +192,7 @@ class _IntKeyed(MutableMapping):
         return len(self.raw)
 
     def clear(self) -> None:
+        self.touched = None
         self.raw.clear()
 
 
@@ -205,12 +221,13 @@ class JournalStorage(Storage):
             self._lent = True
             return dict(self._tables)
 
-    def write(self, data: Tables) -> None:
+    def write(self, data: Tables, touched: dict[str, set[str]] | None = None) -> None:
+        """TinyDB's write; ``touched`` (table -> ids), when given, names every document that may have changed."""
         with self.mutex:
             try:
                 if not self.lock.is_locked:
                     raise RuntimeError("JournalStorage.write() called outside transaction(); wrap the change in it.")
-                lines, changed = self._changed_lines(data)
+                lines, changed = self._changed_lines(data, touched)
                 if lines:
                     ids = dict(self._ids)
                     for name, doc_id in changed:
@@ -310,27 +327,56 @@ class JournalStorage(Storage):
             self._tables = {name: dict(docs) for name, docs in self._tables.items()}
             self._lent = False
         line_no = self._lines
-        for raw in chunk[:end].splitlines():
-            line_no += 1
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                return f"line {line_no} is not valid JSON: {raw[:60]!r}"
-            if not _apply(self._tables, entry, self._ledger, self._ids):
-                return f"line {line_no} is not a journal entry: {raw[:60]!r}"
+        lines = chunk[:end].splitlines()
+        entries = _parse_lines(lines)
+        if entries is None:
+            for raw in lines:
+                line_no += 1
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    return f"line {line_no} is not valid JSON: {raw[:60]!r}"
+                if not _apply(self._tables, entry, self._ledger, self._ids):
+                    return f"line {line_no} is not a journal entry: {raw[:60]!r}"
+        else:
+            for raw, entry in zip(lines, entries, strict=True):
+                line_no += 1
+                if not _apply(self._tables, entry, self._ledger, self._ids):
+                    return f"line {line_no} is not a journal entry: {raw[:60]!r}"
         self._offset = offset + end
         self._lines = line_no
         return None
 
     # -- writing -----------------------------------------------------------
-    def _changed_lines(self, data: Tables) -> tuple[list[str], list[tuple[str, str]]]:
-        """Lines for what ``data`` changed, and the (table, id) of each new or edited document."""
+    def _changed_lines(
+        self, data: Tables, touched: dict[str, set[str]] | None = None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Lines for what ``data`` changed, and the (table, id) of each new or edited document.
+
+        With ``touched``, only those documents are compared (a write then costs
+        what it changes, not the size of the table), unless an in-place edit
+        was noted on a document outside them: then every document is.
+        """
         lines: list[str] = []
         changed: list[tuple[str, str]] = []
         edited = self._ledger
+        if touched is not None and edited:
+            reached = {id(data[n][i]) for n, ids in touched.items() for i in ids if i in data.get(n, {})}
+            if not edited.keys() <= reached:
+                touched = None
         for name, docs in data.items():
             old = self._tables.get(name, {})
-            if docs is old and not edited:
+            if docs is old and (not edited or touched is not None):
+                continue
+            if touched is not None and name in touched:
+                for doc_id in touched[name]:
+                    doc, before = docs.get(doc_id), old.get(doc_id)
+                    if doc is None:
+                        if before is not None:
+                            lines.append(_dumps({"t": name, "id": doc_id, "del": True}))
+                    elif before is not doc or id(doc) in edited:
+                        lines.append(_dumps({"t": name, "id": doc_id, "doc": doc}))
+                        changed.append((name, doc_id))
                 continue
             kept = 0
             for doc_id, doc in docs.items():
@@ -584,6 +630,18 @@ def _raise_ids(ids: dict[str, int], more: dict[str, int]) -> None:
     for name, value in more.items():
         if isinstance(value, int) and value > ids.get(name, 0):
             ids[name] = value
+
+
+def _parse_lines(lines: list[bytes]) -> list[Any] | None:
+    """Every line's JSON value, parsed in one call (a third of the time of one call per line);
+    None when they are not one value each, so that the caller finds the bad line by itself."""
+    if len(lines) < 2:
+        return None
+    try:
+        entries = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        return None
+    return entries if len(entries) == len(lines) else None
 
 
 def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc], ids: dict[str, int]) -> bool:
