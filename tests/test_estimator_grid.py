@@ -28,9 +28,9 @@ def test_a_grid_of_estimators_is_scored_on_validation_data_and_resumed(kepler_ho
         first = kepler.grid(build, grid, x_train, y_train, project="g", validation_data=(x_val, y_val), show=str)
         again = kepler.grid(build, grid, x_train, y_train, project="g", validation_data=(x_val, y_val), show=str)
     assert list(first["status"]) == ["trained", "trained"]
-    assert first.attrs["best"] == {"C": 10, "gamma": "scale"} and first["accuracy"].iloc[0] > 0.95
+    assert first.attrs["best"] == {"C": 10, "gamma": "scale"} and first["val_accuracy"].iloc[0] > 0.95
     assert list(again["status"]) == ["reused", "reused"]
-    assert list(again["accuracy"]) == list(first["accuracy"])
+    assert list(again["val_accuracy"]) == list(first["val_accuracy"])
     records = kepler.Journal().experiments("g")
     assert len(records) == 2 and all(r["framework"] == "scikit-learn" for r in records)
-    assert {r["final"]["accuracy"] for r in records} == set(first["accuracy"])
+    assert {r["final"]["val_accuracy"] for r in records} == set(first["val_accuracy"])

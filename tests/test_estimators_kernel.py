@@ -101,8 +101,8 @@ def test_a_pipeline_is_one_experiment_with_its_params_and_the_scores_computed_af
     assert [s["class"] for s in steps] == ["StandardScaler", "LogisticRegression"]
     assert steps[1]["params"] == {"max_iter": 1000}
     printed = cell_text(nb.cells[1]).split("scores")[1].split()
-    assert record["final"]["accuracy"] == pytest.approx(float(printed[0]))
-    assert record["final"]["f1_score"] == pytest.approx(float(printed[1]))
+    assert record["final"]["val_accuracy"] == pytest.approx(float(printed[0]))
+    assert record["final"]["val_f1_score"] == pytest.approx(float(printed[1]))
     fingerprints = {s["data_fingerprint"] for s in record["scores"]}
     assert len(fingerprints) == 1 and record["data_fingerprint"] not in fingerprints  # test rows, not training rows
     assert record["data"]["n_samples"] == 426 and record["fit_seconds"] > 0
@@ -177,4 +177,4 @@ def test_a_cell_grid_records_each_estimator_with_its_score(executed):
     assert "2 combinations" in table or "trained" in table
     grid_runs = [e for e in runs(journal, estimator="RandomForestClassifier") if e.get("grid_params")]
     assert sorted(r["grid_params"]["depth"] for r in grid_runs) == [2, 4]
-    assert all("accuracy" in r["final"] for r in grid_runs)
+    assert all("val_accuracy" in r["final"] for r in grid_runs)

@@ -261,9 +261,10 @@ class EstimatorInspector:
             final["cv_score"] = facts["best_score"]
         if facts.get("oob_score") is not None:
             final["oob_score"] = facts["oob_score"]
+        # Named as Keras names them, so runs of both compare: "accuracy" on the training rows,
+        # "val_accuracy" on rows the estimator did not train on.
         for score in self.outcome.scores:
-            key = score.metric if not score.on_training_data else f"train_{score.metric}"
-            final[key] = score.value
+            final[score.metric if score.on_training_data else f"val_{score.metric}"] = score.value
         return final
 
     # -- scores computed after the fit ---------------------------------------------------------------

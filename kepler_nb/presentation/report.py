@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from ..checks.registry import get_check
 from ..journal.journal import Journal
 from . import report_plots
+from .report_estimator import estimator_view
 
 if TYPE_CHECKING:
     import os
@@ -233,6 +234,7 @@ def experiment_view(
         "snapshot": None if compact else _snapshot_view(snapshot),
         "environment": _rows(_environment_items(env)),
         "related": related(record, journal, summaries, set(anchors)) if journal is not None else {},
+        "estimator": estimator_view(record),
     }
 
 
