@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,6 +47,27 @@ class KeplerWarning(UserWarning):
         super().__init__(finding.line())
         self.finding = finding
         self.code = finding.code
+
+
+def warning_action(warning: Warning, module: str = "kepler", lineno: int = 0) -> str:
+    """The action the ``warnings`` filters give ``warning`` (``"ignore"``, ``"error"``, ``"default"``...).
+
+    Read from ``warnings.filters`` as ``warnings.warn_explicit`` matches
+    them, without issuing the warning: nothing process-global changes, so
+    other threads' warnings and modules' once-only registries are left
+    alone (entering ``warnings.catch_warnings()`` resets those registries,
+    and a once-only warning of the user's would show again).
+    """
+    text, category = str(warning), type(warning)
+    for action, message, kind, where, line in warnings.filters:
+        if (
+            (message is None or message.match(text))
+            and issubclass(category, kind)
+            and (where is None or where.match(module))
+            and (line == 0 or line == lineno)
+        ):
+            return action
+    return warnings.defaultaction
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

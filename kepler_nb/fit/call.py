@@ -92,6 +92,7 @@ class FitCall:
 
         The user's callbacks list is copied, never changed.
         """
+        __tracebackhide__ = True
         arguments = dict(self.arguments)
         arguments["callbacks"] = list(arguments.get("callbacks") or []) + extra_callbacks
         return fit(self.model, **arguments)

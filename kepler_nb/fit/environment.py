@@ -3,6 +3,12 @@
 The versions and devices are read once per process (``static_environment``);
 the git state is read per fit, on a background thread, so its ``git`` calls
 overlap the checks.
+
+``git`` is run by its full path (``shutil.which``): given a bare name,
+``subprocess`` searches the PATH through ``os.get_exec_path``, which enters
+``warnings.catch_warnings()``, and that resets every module's once-only
+warning registry in the process (the user's "shuffle is ignored" would show
+again after each fit).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,9 +65,13 @@ def static_environment() -> dict[str, Any]:
 
 
 def _git_state(cwd: str) -> dict[str, Any]:
+    executable = shutil.which("git")
+    if executable is None:
+        return {"git_commit": None}
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
+            done = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, timeout=5)
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

@@ -1,24 +1,32 @@
-"""``%load_ext kepler``."""
+"""``%load_ext kepler`` and ``%unload_ext kepler``."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+from . import routing
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 log = logging.getLogger("kepler")
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register the magics; wrap the routed fit methods of the frameworks already imported."""
     from .magic import KeplerMagics
 
     ipython.register_magics(KeplerMagics)
+    routing.install()
     warm_up()
 
 
-def unload_ipython_extension(ipython: Any) -> None:
-    pass
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
+    """Put the routed fit methods back as they were."""
+    routing.uninstall()
 
 
 def warm_up() -> threading.Thread:

@@ -110,6 +110,7 @@ def _fit_estimator(
 
 def run_cell_grid(magics: Any, cell: str, options: RunOptions, spec: str, n_random: int | None, seed: int) -> Any:
     """``%%kepler_fit --grid SPEC``: run the cell once per combination, its parameters as notebook variables."""
+    __tracebackhide__ = True
     pandas = _pandas()
     grid_values = parse_grid(spec)
     combos = combinations(grid_values, n_random, seed)
@@ -118,6 +119,7 @@ def run_cell_grid(magics: Any, cell: str, options: RunOptions, spec: str, n_rand
     magics.last_inspectors = every = []  # %kepler findings / tensorboard then see the whole grid
 
     def run_one(params: dict[str, Any]) -> ModelInspector | None:
+        __tracebackhide__ = True
         namespace.update(params)
         run_options = _grid_options(options, options.name, grid_id, params)
         inspectors: list[Any] = []
@@ -139,6 +141,7 @@ def run_grid(
     pandas: Any = None,
 ) -> Any:
     """Run each combination with ``run_one`` (which returns its inspector), showing progress; tabulate."""
+    __tracebackhide__ = True
     pandas = pandas or _pandas()
     rows: list[dict[str, Any]] = []
     trained_seconds: list[float] = []

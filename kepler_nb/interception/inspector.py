@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..checks.context import CheckContext
-from ..checks.finding import Finding, KeplerWarning, sort_findings
+from ..checks.finding import Finding, KeplerWarning, sort_findings, warning_action
 from ..checks.runner import run_checks
 from ..checks.selection import Selection, load_selection, noqa_codes
 from ..checks.training import TrainingContext
@@ -114,6 +113,7 @@ class ModelInspector:
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         """Train ``model`` as ``model.fit(*args, **kwargs)`` would, inspected and recorded."""
+        __tracebackhide__ = True
         if self.model is None:
             raise ValueError("ModelInspector(model=...) needs the model to train; pass model=your_model")
         from ..fit.estimator import is_estimator
@@ -136,6 +136,7 @@ class ModelInspector:
     # -- the flow of one fit ----------------------------------------------------
     def run(self, fit: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         """Check, ask, record and train ``fit(model, *args, **kwargs)``; return what it returns."""
+        __tracebackhide__ = True
         self.model = model
         try:
             journal = self.journal = self.journal or shared_journal()
@@ -216,6 +217,7 @@ class ModelInspector:
         return True
 
     def _train(self, call: FitCall, fit: Callable[..., Any], selection: Selection) -> Any:
+        __tracebackhide__ = True
         model = call.model
         callback = self._callback(call, selection)
         live = _live_view(self, call, callback)  # curves and progress in the notebook
@@ -317,16 +319,21 @@ class ModelInspector:
             log.exception("could not save the weights of experiment %s", self.experiment_id)
 
     def _emit(self, findings: list[Finding], name_skipped: bool = False) -> None:
-        """Show findings through ``warnings``, so the user's filters apply.
+        """Show findings as the user's ``warnings`` filters say: shown, ignored, raised, or shown once.
 
-        Skipped checks are recorded, not shown one by one: a line names them.
+        The filters are read, not entered (see ``warning_action``). Skipped
+        checks are recorded, not shown one by one: a line names them.
         """
-        with warnings.catch_warnings():
-            warnings.showwarning = lambda message, *args, **kwargs: self.show(format_finding(message.finding))
-            for finding in findings:
-                if not finding.skipped:
-                    # warn_explicit with no registry: the same finding shows on every run.
-                    warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
+        for finding in findings:
+            if finding.skipped:
+                continue
+            warning = KeplerWarning(finding)
+            action = warning_action(warning)
+            if action == "error":
+                raise warning
+            if action == "ignore" or (action == "once" and _seen_once(finding)):
+                continue
+            self.show(format_finding(finding))  # as with no registry: the same finding shows on every run
         skipped = sorted({f.code for f in findings if f.skipped})
         if skipped and name_skipped:
             checks = "check" if len(skipped) == 1 else "checks"
@@ -334,6 +341,15 @@ class ModelInspector:
 
 
 _journals: dict[Path, Journal] = {}
+_shown_once: set[str] = set()
+
+
+def _seen_once(finding: Finding) -> bool:
+    """True when this finding's text was shown before in this process (the ``once`` filter action)."""
+    line = finding.line()
+    seen = line in _shown_once
+    _shown_once.add(line)
+    return seen
 
 
 def shared_journal() -> Journal:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import shlex
 import sys
@@ -14,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..checks.selection import Selection, parse_codes
 from ..presentation.questions import validate_answer
+from .cell import execute_cell
 from .inspector import ModelInspector, RunOptions
 from .routing import route_fits
 
@@ -65,6 +65,7 @@ class KeplerMagics(Magics):
 
         ``# kepler: noqa K302`` in the cell disables a check for this cell.
         """
+        __tracebackhide__ = True
         args = parse_argstring(self.kepler_fit, line)
         options = self._options(args, cell)
         options.save_weights = args.save_weights
@@ -95,7 +96,7 @@ class KeplerMagics(Magics):
             ) as watch,
         ):
             try:
-                result = self._run_cell(cell)
+                result = execute_cell(self.shell, cell)
             finally:
                 self.last_inspectors = inspectors + watch.inspectors
         return result, self.last_inspectors
@@ -152,20 +153,9 @@ class KeplerMagics(Magics):
             user_ns=self.shell.user_ns,
         )
 
-    def _run_cell(self, cell: str) -> Any:
-        """Execute the cell in the user's namespace; return its last expression's value."""
-        source = self.shell.transform_cell(cell)
-        tree = ast.parse(source, filename="<kepler_fit cell>")
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        namespace = self.shell.user_ns
-        exec(compile(tree, "<kepler_fit cell>", "exec"), namespace)
-        if last is not None:
-            expression = ast.Expression(last.value)
-            return eval(compile(expression, "<kepler_fit cell>", "eval"), namespace)
-        return None
-
     def _grid(self, args: Any, cell: str, options: RunOptions) -> Any:
         """``--grid``: the cell once per combination; returns the table of results."""
+        __tracebackhide__ = True
         from .grid import GridSpecError, run_cell_grid
 
         if not args.grid:

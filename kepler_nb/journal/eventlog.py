@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from logging.handlers import RotatingFileHandler
 from typing import TYPE_CHECKING
 
@@ -17,24 +18,37 @@ BACKUPS = 3
 log = logging.getLogger("kepler")
 
 
-class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A rotating log whose files are owner-only (0600), whatever the umask."""
+class EventLogHandler(RotatingFileHandler):
+    """Kepler's own handler (the only kind ``attach_event_log`` replaces); its files are owner-only (0600)."""
 
     def _open(self):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
+_lock = threading.Lock()
+
+
 def attach_event_log(home: Path) -> None:
-    """Send Kepler's log records to ``home/kepler.log`` (once per home)."""
+    """Send Kepler's log records to ``home/kepler.log`` (one file at a time: the latest home's).
+
+    Only Kepler's own handler is replaced when the home changes; handlers
+    others added stay. If nobody set the "kepler" logger's level, it becomes
+    DEBUG (the event log keeps everything) and stops propagating, so the
+    root logger's handlers don't print the event log in the notebook; a
+    level someone set is kept, and so is their ``propagate``.
+    """
     path = str(home / LOG_NAME)
-    if any(getattr(h, "baseFilename", None) == path for h in log.handlers):
-        return
-    for handler in [h for h in log.handlers if isinstance(h, RotatingFileHandler)]:
-        log.removeHandler(handler)
-        handler.close()
-    handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)
-    log.propagate = False
+    with _lock:
+        ours = [h for h in log.handlers if isinstance(h, EventLogHandler)]
+        if [h.baseFilename for h in ours] == [path]:
+            return
+        for handler in ours:
+            log.removeHandler(handler)
+            handler.close()
+        handler = EventLogHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.DEBUG)
+            log.propagate = False
