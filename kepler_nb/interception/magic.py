@@ -79,6 +79,7 @@ class KeplerMagics(Magics):
 
     def run_routed(self, cell: str, options: RunOptions) -> tuple[Any, list[Any]]:
         """Run the cell with Keras and scikit-learn fits routed: its value, and one inspector per experiment."""
+        __tracebackhide__ = True
         from .estimator_inspector import EstimatorInspector
         from .estimator_routing import route_estimator_fits
 
