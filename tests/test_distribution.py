@@ -74,3 +74,41 @@ def test_a_fit_under_mirrored_strategy_is_recorded_with_its_replicas(tmp_path):
     assert out["status"] == "finished" and out["epochs"] == 2
     assert "K402" in out["codes"], out["skipped"]  # the forward pass at train begin ran inside the strategy
     assert out["loss"] == out["plain_loss"] and out["same_weights"]  # the same training as without Kepler
+
+
+PROBES = r"""
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import kepler
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 6)).astype("float32")
+y = (x[:, 0] > 0).astype("int64")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((6,)),
+        keras.layers.Lambda(lambda t: t * 0.0),  # the inputs never reach the rest: it can't overfit a batch
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+before = [w.copy() for w in model.get_weights()]
+found = kepler.preflight(model, x, y, batch_size=32)
+print(json.dumps({
+    "codes": [f.code for f in found if not f.skipped],
+    "skipped": {f.code: f.message for f in found if f.skipped},
+    "untouched": all(np.array_equal(a, b) for a, b in zip(before, model.get_weights())),
+}))
+"""
+
+
+def test_the_preflight_probes_run_on_a_model_built_under_mirrored_strategy(tmp_path):
+    out = run(PROBES, tmp_path / "home")
+    assert "K601" in out["codes"], out["skipped"]
+    assert out["untouched"]

@@ -282,3 +282,11 @@ def test_the_configured_server_is_read_from_config_toml(kepler_home, mlflow_serv
     done = kepler("sync", "--quiet", home=kepler_home)
     assert done.returncode == 0 and done.stdout.strip().endswith("1 new, 0 updated, 0 unchanged.")
     assert json.loads(next((kepler_home / "sync").glob("mlflow-*.json")).read_text())["last"]["ok"] is True
+
+
+def test_params_name_the_distribution_strategy_and_an_estimators_parameters():
+    record = {"strategy": "MirroredStrategy", "replicas": 2, "estimator": {"C": 1.0, "kernel": "rbf"}}
+    params = mlflow_sync.run_params(record)
+    assert params["distribution.strategy"] == "MirroredStrategy" and params["distribution.replicas"] == "2"
+    assert params["estimator.C"] == "1.0" and params["estimator.kernel"] == "rbf"
+    assert "distribution.strategy" not in mlflow_sync.run_params({})  # control: one device, no such param
