@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     preflight,
     setup,
     training,
+    training_diagnosis,
     training_probe,
     training_progress,
 )

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..checks.registry import all_checks
 from ..checks.training import AT_TRAIN_BEGIN, TrainingContext
+from ..checks.training_diagnosis import DIAGNOSIS_CODES, remember_initial_weights
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,6 +59,8 @@ class KeplerCallback(keras.callbacks.Callback):
             params = self.params if isinstance(getattr(self, "params", None), dict) else {}
             self.context.steps_per_epoch = params.get("steps")
             self.context.planned_epochs = params.get("epochs")
+            if any(self.selection.allows(code) for code in DIAGNOSIS_CODES):
+                remember_initial_weights(self.context)
             self._check(at_begin=True, epoch=0)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
