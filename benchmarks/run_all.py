@@ -35,6 +35,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 import big_data  # noqa: E402
+import diagnosis  # noqa: E402
 import first_fit  # noqa: E402
 import journal as journal_bench  # noqa: E402
 import peers  # noqa: E402
@@ -220,7 +221,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 500,000 rows of big data")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument(
-        "--skip", nargs="*", default=[], help="sections to leave out: first-fit peers big-data journal estimators"
+        "--skip",
+        nargs="*",
+        default=[],
+        help="sections to leave out: first-fit peers big-data journal estimators diagnosis",
     )
     args = parser.parse_args()
     quick = args.quick
@@ -231,6 +235,7 @@ def main() -> int:
         "big-data": ("Big data", lambda: big_data_rows(500_000 if quick else 2_000_000, 1 if quick else 2)),
         "journal": ("Big journals", lambda: journal_rows([1_000, 10_000, 50_000], 5 if quick else 15)),
         "estimators": ("scikit-learn estimators", lambda: estimator_rows(quick)),
+        "diagnosis": ("Epoch-end diagnosis", lambda: diagnosis.rows(3 if quick else 6)),
     }
     sections = {}
     for key, (title, run) in plan.items():

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .training import TrainingContext
 
 DIAGNOSIS_CODES = ("K413", "K414", "K415", "K416", "K417")
+BUDGET_SHARE = 0.01  # after epoch 1, an epoch end is skipped while the diagnosis has cost more than 1% of training
 SAMPLE_VALUES = 4096  # values per weight matrix kept between epochs to measure its change
 PROBE_EVERY = 5  # activations are probed at epoch 1 and every this many epochs
 UPDATE_RATIO_LOW = 1e-7  # per-step change under this share of a matrix's norm: it barely moves ...
@@ -73,6 +74,9 @@ def diagnose(ctx: TrainingContext) -> dict[str, Any]:
     model = ctx.model
     if model is None:
         raise Skip("the model is not known yet")
+    elapsed = start - cache.get("train_started", start)
+    if ctx.epochs > 1 and cache.get("diagnosis_seconds", 0.0) > BUDGET_SHARE * elapsed:
+        raise Skip(f"paused this epoch: the diagnosis keeps its cost under {BUDGET_SHARE:.0%} of the training time")
     now = {v.path if hasattr(v, "path") else v.name: _snapshot(v) for v in _matrices(model)}
     if not now:
         raise Skip("the model has no trainable weight matrices")
@@ -84,7 +88,9 @@ def diagnose(ctx: TrainingContext) -> dict[str, Any]:
     facts: dict[str, Any] = {"now": now, "before": before, "first_norms": first, "activations": None}
     if ctx.epochs == 1 or ctx.epochs % PROBE_EVERY == 0:
         facts["activations"] = _activation_facts(ctx)
+    facts["epochs_between"] = ctx.epochs - cache.get("snapshot_epoch", 0)
     cache["snapshots"] = now
+    cache["snapshot_epoch"] = ctx.epochs
     cache["diagnosis"] = facts
     cache["diagnosed_epoch"] = ctx.epochs
     cache["diagnosis_seconds"] = cache.get("diagnosis_seconds", 0.0) + time.perf_counter() - start
@@ -94,6 +100,8 @@ def diagnose(ctx: TrainingContext) -> dict[str, Any]:
 def remember_initial_weights(ctx: TrainingContext) -> None:
     """Snapshot the weights at train begin (the callback calls this), so epoch 1 has a 'before'."""
     start = time.perf_counter()
+    ctx.cache["train_started"] = start
+    ctx.cache["snapshot_epoch"] = 0
     if ctx.model is not None:
         ctx.cache["snapshots"] = {v.path if hasattr(v, "path") else v.name: _snapshot(v) for v in _matrices(ctx.model)}
     ctx.cache["diagnosis_seconds"] = ctx.cache.get("diagnosis_seconds", 0.0) + time.perf_counter() - start
@@ -195,7 +203,7 @@ def update_ratio_out_of_range(ctx: TrainingContext):
     before = facts["before"]
     if not before:
         raise Skip("needs the weights of two epoch ends")
-    steps = max(1, ctx.steps_per_epoch or 1)
+    steps = max(1, ctx.steps_per_epoch or 1) * max(1, facts["epochs_between"])
     ratios = {}
     for key, snap in facts["now"].items():
         old = before.get(key)
