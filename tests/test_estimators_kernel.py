@@ -178,3 +178,15 @@ def test_a_cell_grid_records_each_estimator_with_its_score(executed):
     grid_runs = [e for e in runs(journal, estimator="RandomForestClassifier") if e.get("grid_params")]
     assert sorted(r["grid_params"]["depth"] for r in grid_runs) == [2, 4]
     assert all("val_accuracy" in r["final"] for r in grid_runs)
+
+
+def test_kepler_show_describes_an_estimator_run(executed):
+    from kepler_nb.presentation.text import format_record
+
+    _nb, journal = executed
+    [baseline] = runs(journal, name="baseline")
+    text = format_record(journal.get(baseline["id"]))
+    assert "estimator: StandardScaler > LogisticRegression(max_iter=1000) (scikit-learn" in text
+    assert "score: accuracy" in text and "held-out rows" in text and "compile:" not in text
+    search = runs(journal, model_class="GridSearchCV")[0]
+    assert "best of 3 candidates" in format_record(journal.get(search["id"]))

@@ -46,6 +46,31 @@ def format_table(summaries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _estimator_lines(record: dict[str, Any]) -> list[str]:
+    """A scikit-learn run: the estimator, its changed parameters, its search and its scores."""
+    lines = [
+        f"  estimator: {record.get('architecture')} ({record.get('framework')} {record.get('framework_version')}, "
+        f"fitted in {record.get('fit_seconds')} s)"
+    ]
+    tree = (record.get("estimator_description") or {}).get("tree") or {}
+    stack = [(tree, "")]
+    while stack:
+        node, where = stack.pop(0)
+        if node.get("params"):
+            label = f"{where}{node.get('class')}"
+            lines.append(f"  params of {label}: " + ", ".join(f"{k}={v!r}" for k, v in node["params"].items()))
+        stack += [(child, f"{where}{child.get('name', '')}: ") for child in node.get("children") or []]
+    if record.get("best_params"):
+        lines.append(f"  best of {record.get('n_candidates')} candidates: {record['best_params']}")
+    for score in record.get("scores") or []:
+        rows = "the training rows" if score.get("on_training_data") else "held-out rows"
+        lines.append(
+            f"  score: {score.get('metric')} {_metric(score.get('value'))} on {score.get('n_rows')} {rows} "
+            f"(fingerprint {score.get('data_fingerprint')})"
+        )
+    return lines
+
+
 def format_record(record: dict[str, Any]) -> str:
     """A readable page about one experiment."""
     lines = [f"Experiment {record['id']}: {record.get('name')} ({record.get('project')}) — {record.get('status')}"]
@@ -54,12 +79,15 @@ def format_record(record: dict[str, Any]) -> str:
             lines.append(f"  {key}: {record[key]}")
     if record.get("tags"):
         lines.append(f"  tags: {', '.join(record['tags'])}")
-    lines.append(f"  model: {record.get('architecture')} ({record.get('n_params')} parameters)")
-    compile_info = record.get("compile") or {}
-    lines.append(
-        f"  compile: optimizer {compile_info.get('optimizer')} (lr {compile_info.get('learning_rate')}), "
-        f"loss {compile_info.get('loss')}, metrics {compile_info.get('metrics')}"
-    )
+    if record.get("framework") not in (None, "keras"):
+        lines += _estimator_lines(record)
+    else:
+        lines.append(f"  model: {record.get('architecture')} ({record.get('n_params')} parameters)")
+        compile_info = record.get("compile") or {}
+        lines.append(
+            f"  compile: optimizer {compile_info.get('optimizer')} (lr {compile_info.get('learning_rate')}), "
+            f"loss {compile_info.get('loss')}, metrics {compile_info.get('metrics')}"
+        )
     fit = record.get("fit") or {}
     lines.append("  fit: " + ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0)))
     data = record.get("data") or {}
