@@ -249,3 +249,62 @@ def test_every_k7xx_check_is_documented():
     assert [c.code for c in k7] == [f"K{700 + i}" for i in range(1, 11)]
     for c in k7:
         assert all(f"## {h}" in c.doc for h in DOC_HEADINGS), c.code
+
+
+# -- healthy programs in the style of scikit-learn's own examples: no false alarm ------------------
+def _tabular():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n).astype(float),
+            "fare": rng.lognormal(3, 1, n),
+            "embarked": rng.choice(["C", "Q", "S"], n),
+            "sex": rng.choice(["female", "male"], n),
+        }
+    )
+    frame.loc[rng.choice(n, 30, replace=False), "age"] = np.nan
+    logit = 0.03 * (50 - frame["age"].fillna(50)) + (frame["sex"] == "female") * 1.5 - 0.5
+    target = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame, target
+
+
+def healthy_programs():
+    from sklearn.compose import make_column_selector
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    columns = ColumnTransformer(
+        [
+            ("num", numeric, make_column_selector(dtype_include="number")),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include=object)),
+        ]
+    )
+    frame, target = _tabular()
+    digits = load_digits(return_X_y=True)
+    x_reg, y_reg = make_regression(n_samples=800, n_features=10, noise=10, random_state=0)
+    return [
+        ("column transformer on pandas", make_pipeline(columns, LogisticRegression(C=0.5)), frame, target),
+        (
+            "halving search",
+            HalvingGridSearchCV(make_pipeline(StandardScaler(), SVC()), {"svc__C": [0.1, 3, 100]}, random_state=0),
+            *digits,
+        ),
+        ("gradient boosting regressor", HistGradientBoostingRegressor(max_iter=50, random_state=0), x_reg, y_reg),
+        ("k-NN in a pipeline", make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=7)), *CANCER),
+    ]
+
+
+@pytest.mark.parametrize("program", healthy_programs(), ids=lambda p: p[0])
+def test_healthy_programs_raise_no_warning_or_error(program, kepler_home):
+    _name, model, x, y = program
+    mi = inspected(model, x, y)
+    ran = {f.code for f in mi.findings if f.skipped} | {f.code for f in mi.findings}
+    alarms = [f.line() for f in mi.findings if not f.skipped and f.severity in ("warning", "error")]
+    assert mi.experiment_id is not None and alarms == []
+    assert not ran & {"K303", "K305"}

@@ -162,7 +162,9 @@ def best_parameters_at_grid_edge(ctx: EvaluationContext):
     ## What it does
     After a `GridSearchCV` (or a halving or randomized search over lists),
     reports every numeric parameter with 3 values or more whose best value
-    is the smallest or the largest one tried.
+    is the smallest or the largest one tried, when the best candidate beats
+    every candidate with another value of it by more than its own standard
+    deviation across folds (a tie says nothing about beyond the edge).
 
     ## Why is this bad?
     The score was still improving at the edge: the best value probably lies
@@ -200,7 +202,7 @@ def best_parameters_at_grid_edge(ctx: EvaluationContext):
                 continue
             value = best[name]
             low, high = min(numbers), max(numbers)
-            if value in (low, high):
+            if value in (low, high) and _edge_clearly_best(search, name, value):
                 side = "largest" if value == high else "smallest"
                 beyond = "larger" if value == high else "smaller"
                 yield Report(
@@ -208,6 +210,29 @@ def best_parameters_at_grid_edge(ctx: EvaluationContext):
                     fix=f"Extend the grid of {name} to {beyond} values and search again.",
                     details={"param": name, "best": value, "values": sorted(numbers)},
                 )
+
+
+def _edge_clearly_best(search: Any, name: str, value: Any) -> bool:
+    """The edge value's best candidate beats every candidate with another value of ``name`` by more than its std.
+
+    A tie (scores saturate, as often on easy data) says nothing about beyond the edge.
+    Of a halving search, the last round in which other values still competed is compared.
+    """
+    results = getattr(search, "cv_results_", None)
+    if not isinstance(results, dict) or "mean_test_score" not in results:
+        return True
+    means = np.asarray(results["mean_test_score"], dtype=float)
+    stds = np.asarray(results.get("std_test_score", np.zeros_like(means)), dtype=float)
+    rounds = np.asarray(results.get("iter", np.zeros(len(means))))
+    at_edge = np.array([params.get(name) == value for params in results["params"]])
+    for round_ in sorted(set(rounds.tolist()), reverse=True):
+        here = (rounds == round_) & np.isfinite(means)
+        others = here & ~at_edge
+        edge = here & at_edge
+        if others.any() and edge.any():
+            best = int(np.flatnonzero(edge)[np.argmax(means[edge])])
+            return bool(means[best] - means[others].max() > stds[best])
+    return True
 
 
 # -- K708 ------------------------------------------------------------------------------------
