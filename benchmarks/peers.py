@@ -10,7 +10,8 @@ both sides of each ratio alike.
 
 * ``plain``: ``model.fit``;
 * ``kepler``: ``ModelInspector(model).fit`` (checks, journal, epoch records);
-* ``mlflow``: ``mlflow.keras.autolog()`` with a local SQLite tracking store;
+* ``mlflow``: ``mlflow.keras.autolog(log_models=False)`` with a local SQLite tracking store (saving
+  the model, its default, adds seconds per fit on top);
 * ``wandb``: ``wandb.init(mode="offline")``, ``WandbMetricsLogger``, ``finish()``.
 
 MLflow and W&B are not Kepler's dependencies (``pip install .[bench]``); a
@@ -108,7 +109,8 @@ class Variants:
             return mi.fit(x, y, **kwargs)
 
     def with_mlflow(self, model: keras.Model, x: Any, y: Any, **kwargs: Any) -> Any:
-        self.mlflow.keras.autolog(silent=True)
+        # Without saving the model at the end (its default): that alone costs seconds per fit here.
+        self.mlflow.keras.autolog(silent=True, log_models=False)
         try:
             return model.fit(x, y, **kwargs)
         finally:
