@@ -269,6 +269,22 @@ def main() -> int:
         "diagnosis": ("Epoch-end diagnosis", lambda: diagnosis.rows(3 if quick else 6)),
     }
     sections = {}
+
+    def write() -> str:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        header = (
+            "# Benchmark results\n\n"
+            f"`python benchmarks/run_all.py{' --quick' if quick else ''}"
+            f"{' --skip ' + ' '.join(args.skip) if args.skip else ''}` on {os.cpu_count()} shared cores, "
+            f"Python {platform.python_version()}, no GPU; load average {load:.1f} at the end, "
+            f"{time.perf_counter() - started:.0f} s in all, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+            "Ratios are medians of interleaved rounds in one process; wall-clock seconds on a shared machine are "
+            "noisy (CPU seconds are given where load distorts them).\n\n"
+        )
+        text = header + table(sections)
+        args.output.write_text(text, encoding="utf-8")  # after every section: a stopped run keeps what it measured
+        return text
+
     for key, (title, run) in plan.items():
         if key in args.skip:
             continue
@@ -279,17 +295,7 @@ def main() -> int:
         except Exception as error:  # noqa: BLE001 - one failed section is reported, the others still run
             sections[title] = [(title, "", f"failed: {type(error).__name__}: {str(error)[:300]}", "**failed**")]
         print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    header = (
-        "# Benchmark results\n\n"
-        f"`python benchmarks/run_all.py{' --quick' if quick else ''}` on {platform.node() or 'this machine'}: "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, no GPU; load average {load:.1f} when it ended, "
-        f"{time.perf_counter() - started:.0f} s in all, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-        "Ratios are medians of interleaved rounds in one process; wall-clock seconds on a shared machine are noisy "
-        "(CPU seconds are given where load distorts them).\n\n"
-    )
-    text = header + table(sections)
-    args.output.write_text(text, encoding="utf-8")
+        text = write()
     print(text)
     return 0
 
