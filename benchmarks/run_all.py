@@ -35,11 +35,11 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 import big_data  # noqa: E402
 import diagnosis  # noqa: E402
+import estimators  # noqa: E402
 import first_fit  # noqa: E402
 import journal as journal_bench  # noqa: E402
 import peers  # noqa: E402
 import similarity  # noqa: E402
-import sklearn_overhead  # noqa: E402 - the estimator workloads
 
 from kepler_nb.journal.journal import Journal  # noqa: E402
 
@@ -189,52 +189,8 @@ def journal_rows(sizes: list[int], repeat: int) -> list[Row]:
 
 
 def estimator_rows(quick: bool) -> list[Row]:
-    """benchmarks/sklearn_overhead.py's workloads: plain, under Kepler, under MLflow's sklearn autolog."""
-    import logging
-    import warnings
-
-    sk = sklearn_overhead
-
-    warnings.simplefilter("ignore")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="kepler-sklearn-") as folder:
-        journal = Journal(os.path.join(folder, "journal"))
-        try:
-            import mlflow
-            import mlflow.sklearn
-
-            mlflow.set_tracking_uri("sqlite:///" + os.path.join(folder, "mlflow.db"))
-            if mlflow.get_experiment_by_name("bench") is None:
-                mlflow.create_experiment("bench", artifact_location=Path(folder, "mlruns").as_uri())
-            mlflow.set_experiment("bench")
-        except ImportError:
-            mlflow = None
-        for name, make, data in sk.workloads():
-            times: dict[str, list[float]] = {"plain": [], "kepler": [], "mlflow": []}
-            for round_ in range((2 if quick else 4) + 1):
-                measured = {"plain": sk.plain(make, data), "kepler": sk.kepler(make, data, journal)}
-                if mlflow is not None:
-                    measured["mlflow"] = sk.with_mlflow(mlflow, make, data)
-                if round_:
-                    for key, value in measured.items():
-                        times[key].append(value)
-            p = statistics.median(times["plain"])
-            added = (statistics.median(times["kepler"]) - p) * 1000
-            peer = (
-                f"; MLflow's sklearn autolog {statistics.median(times['mlflow']):.2f} s"
-                if times["mlflow"]
-                else "; MLflow not installed"
-            )
-            rows.append(
-                (
-                    f"Estimator fit: {name} (plain {p:.2f} s{peer})",
-                    "<= 50 ms added",
-                    f"{added:+.0f} ms",
-                    verdict(added <= 50),
-                )
-            )
-    return rows
+    """benchmarks/estimators.py: plain, under Kepler, under MLflow's sklearn autolog."""
+    return estimators.rows(quick=quick)
 
 
 # -- the table --------------------------------------------------------------------------
