@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 
 from kepler_nb.interception.estimator_inspector import EstimatorInspector
 from kepler_nb.interception.estimator_routing import route_estimator_fits
-from kepler_nb.interception.inspector import RunOptions
+from kepler_nb.interception.options import RunOptions
 from kepler_nb.journal.journal import Journal
 
 

@@ -251,7 +251,7 @@ def main() -> None:
             ms = median_ms(fn, args.repeat)
             verdict = "ok" if ms < TARGET_LOOKUP_MS else "OVER"
             print(f"  {label:<44} {ms:8.1f}   (target < {TARGET_LOOKUP_MS:.0f}: {verdict})")
-        # A kernel keeps one Journal open (inspector.shared_journal): only its first fit parses the file.
+        # A kernel keeps one Journal open (interception/journals.py): only its first fit parses the file.
         ms = median_ms(lambda: before_fit(rerun, fresh=True), max(3, args.repeat // 3))
         print(f"  {'first fit of a kernel (parses the journal)':<44} {ms:8.1f}   (once per kernel)")
         ms = median_ms(lambda: journal.similar(rerun["id"]), args.repeat)

@@ -14,7 +14,7 @@ from kepler import ModelInspector
 from kepler_nb.checks.registry import get_check
 from kepler_nb.checks.training import TrainingContext, cross_entropy
 from kepler_nb.fit.call import FitCall
-from kepler_nb.interception.inspector import RunOptions
+from kepler_nb.interception.options import RunOptions
 from kepler_nb.interception.routing import original_fit
 
 TRAINING_CODES = ("K401", "K402", "K403", "K404", "K405", "K406", "K407", "K408", "K409")

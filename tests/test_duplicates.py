@@ -11,7 +11,7 @@ import pytest
 from conftest import cell_text, make_notebook, run_notebook
 
 from kepler_nb import Journal, ModelInspector
-from kepler_nb.interception.inspector import RunOptions
+from kepler_nb.interception.options import RunOptions
 from kepler_nb.presentation.similar import curves_figure
 
 RNG = np.random.default_rng(3)

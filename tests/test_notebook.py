@@ -47,7 +47,8 @@ def test_an_inspected_fit_imports_no_notebook_validator(tmp_path):
     script = textwrap.dedent(
         """
         import sys, numpy as np, keras
-        from kepler_nb.interception.inspector import ModelInspector, RunOptions
+        from kepler_nb.interception.inspector import ModelInspector
+        from kepler_nb.interception.options import RunOptions
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
         x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")

@@ -22,7 +22,8 @@ from conftest import ROOT, cell_text, make_notebook, run_notebook
 from sklearn.datasets import load_digits
 
 import kepler
-from kepler_nb.interception.inspector import ModelInspector, RunOptions
+from kepler_nb.interception.inspector import ModelInspector
+from kepler_nb.interception.options import RunOptions
 from kepler_nb.journal.journal import Journal, UnknownExperimentError
 from kepler_nb.presentation import cli
 from kepler_nb.presentation.report import comparison_html, doc_html, experiment_html, export_html, fmt

@@ -8,7 +8,7 @@ import pytest
 
 from kepler import ModelInspector
 from kepler_nb.checks.selection import Selection, load_selection, noqa_codes, parse_codes
-from kepler_nb.interception.inspector import RunOptions
+from kepler_nb.interception.options import RunOptions
 
 
 def test_codes_and_prefixes_are_parsed_and_bad_ones_explained():

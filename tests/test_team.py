@@ -11,7 +11,8 @@ import pytest
 from mlflow_server import free_port, running_server
 
 from kepler import Journal, ModelInspector
-from kepler_nb.interception.inspector import RunOptions, reset_shared_journals
+from kepler_nb.interception.journals import reset_shared_journals
+from kepler_nb.interception.options import RunOptions
 from kepler_nb.journal import mlflow_sync, team
 
 pytest.importorskip("mlflow")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..journal.journal import Journal
     from ..presentation.questions import Asker
-    from .inspector import RunOptions
+    from .options import RunOptions
 
 log = logging.getLogger("kepler")
 

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ..journal.journal import Journal
     from ..presentation.questions import Asker
     from .estimator_routing import Watch
-    from .inspector import RunOptions
+    from .options import RunOptions
 
 log = logging.getLogger("kepler")
 
@@ -103,7 +103,7 @@ class EstimatorInspector:
 
     # -- the flow of one fit --------------------------------------------------------------
     def run(self, fit: Any, estimator: Any, args: tuple, kwargs: dict) -> Any:
-        from .inspector import shared_journal
+        from .journals import shared_journal
 
         self.model = estimator
         try:

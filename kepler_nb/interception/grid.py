@@ -31,7 +31,8 @@ from typing import Any
 
 from ..fit.estimator import is_estimator
 from ..fit.signature import digest
-from .inspector import ModelInspector, RunOptions
+from .inspector import ModelInspector
+from .options import RunOptions
 
 # Metrics that are better when higher; any other is better when lower.
 HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "iou", "r2", "score")

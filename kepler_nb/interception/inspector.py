@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..checks.context import CheckContext
@@ -27,44 +26,21 @@ from ..fit.call import FitCall
 from ..fit.environment import describe_environment_soon
 from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
-from ..journal.journal import Journal
 from ..presentation import prompts
 from ..presentation.questions import Question
 from ..presentation.text import format_finding
 from . import record
 from .earlier import EarlierRuns, Verdict
+from .journals import shared_journal
+from .options import RunOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
+    from ..journal.journal import Journal
     from ..presentation.questions import Answer, Asker
 
 log = logging.getLogger("kepler")
-
-
-@dataclass
-class RunOptions:
-    """What the user said about the runs of one cell (or one ModelInspector)."""
-
-    project: str | None = None
-    name: str | None = None
-    tags: list[str] = field(default_factory=list)
-    hypothesis: str | None = None
-    checks: bool = True
-    selection: Selection = field(default_factory=Selection)
-    answer: str | None = None
-    stop_on_error: bool = False
-    cell: str | None = None
-    user_ns: dict[str, Any] = field(default_factory=dict)
-    # Earlier runs: "ask" about a duplicate (default answer: train again),
-    # "reuse" its result without asking or recording (grids resuming), "off".
-    duplicates: str = "ask"
-    similar: bool = True  # show similar models and ask before training
-    save_weights: bool = False  # keep the trained weights in the journal's artifact store
-    preflight: bool = False  # probe a clone of the model before training (K6xx)
-    save_model: bool = False  # keep a fitted scikit-learn estimator (joblib) in the journal's artifact store
-    extra: dict[str, Any] = field(default_factory=dict)  # more summary fields (a grid's parameters)
 
 
 class ModelInspector:
@@ -340,7 +316,6 @@ class ModelInspector:
             self.show(f"Kepler: {len(skipped)} {checks} skipped ({', '.join(skipped)}); `%kepler findings` says why.")
 
 
-_journals: dict[Path, Journal] = {}
 _shown_once: set[str] = set()
 
 
@@ -350,21 +325,6 @@ def _seen_once(finding: Finding) -> bool:
     seen = line in _shown_once
     _shown_once.add(line)
     return seen
-
-
-def shared_journal() -> Journal:
-    """One open Journal per journal folder in this process: it rereads only what other kernels appended."""
-    from ..journal.home import kepler_home
-
-    home = kepler_home(None).resolve()
-    if home not in _journals:
-        _journals[home] = Journal(home)
-    return _journals[home]
-
-
-def reset_shared_journals() -> None:
-    """Forget the open journals (tests that move ``KEPLER_HOME`` around)."""
-    _journals.clear()
 
 
 def _live_view(inspector: ModelInspector, call: FitCall, callback: Any) -> Any:

@@ -14,7 +14,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..checks.selection import Selection, parse_codes
 from ..presentation.questions import validate_answer
 from .cell import execute_cell
-from .inspector import ModelInspector, RunOptions
+from .inspector import ModelInspector
+from .options import RunOptions
 from .routing import route_fits
 
 
@@ -170,7 +171,7 @@ class KeplerMagics(Magics):
         """``%kepler journal``: the experiments of this notebook's project (``--project P``, ``--all``)."""
         from ..journal.journal import Journal
         from ..presentation.journal_widget import open_journal
-        from .inspector import shared_journal
+        from .journals import shared_journal
         from .record import default_project
 
         unknown = [w for w in words if w.startswith("-") and w not in ("--project", "-p", "--all", "--inline")]
@@ -189,7 +190,7 @@ class KeplerMagics(Magics):
         """``%kepler tensorboard ID ID ... [--logdir DIR]``: their curves, side by side in TensorBoard."""
         from ..journal.journal import UnknownExperimentError
         from ..presentation.tensorboard import compare_in_tensorboard
-        from .inspector import shared_journal
+        from .journals import shared_journal
 
         logdir = None
         if "--logdir" in words:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ..checks.finding import Finding
     from ..fit.call import FitCall
-    from .inspector import RunOptions
+    from .options import RunOptions
 
 
 def distribution_fields(model: Any) -> dict[str, Any]:

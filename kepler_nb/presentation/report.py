@@ -651,9 +651,14 @@ def _rows(items: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
 
 # -- helpers ----------------------------------------------------------------------
 def _render(template: str, **context: Any) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     from pygments.formatters import HtmlFormatter
 
-    from .. import __version__
+    try:
+        __version__ = version("kepler-nb")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        __version__ = "unknown"
 
     environment = _environment()
     return environment.get_template(template).render(

@@ -1,0 +1,26 @@
+"""The journals a kernel keeps open: one per journal folder, shared by every fit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..journal.home import kepler_home
+from ..journal.journal import Journal
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_journals: dict[Path, Journal] = {}
+
+
+def shared_journal() -> Journal:
+    """One open Journal per journal folder in this process: it rereads only what other kernels appended."""
+    home = kepler_home(None).resolve()
+    if home not in _journals:
+        _journals[home] = Journal(home)
+    return _journals[home]
+
+
+def reset_shared_journals() -> None:
+    """Forget the open journals (tests that move ``KEPLER_HOME`` around)."""
+    _journals.clear()
