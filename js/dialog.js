@@ -1,5 +1,9 @@
 // Kepler's question dialog. Display only: the kernel decides what each answer does.
 // Every text comes from the model and is set with textContent, never as HTML.
+//
+// Messages to the kernel: "ready" when the module loads (this front end shows
+// widgets), "shown" once the dialog is on the page and can be answered,
+// "failed" (with the error) when it could not be drawn, "answer" on a click.
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -8,26 +12,46 @@ function el(tag, className, text) {
   return node;
 }
 
+// Text with `code` spans: the backticks become <code> elements, not literal characters.
+function rich(tag, className, text) {
+  const node = el(tag, className);
+  String(text || "")
+    .split("`")
+    .forEach((part, i) => {
+      if (!part) return;
+      node.append(i % 2 ? el("code", "kepler-code", part) : document.createTextNode(part));
+    });
+  return node;
+}
+
 function initialize({ model }) {
-  // Tells the kernel a widget front end is here and can answer.
+  // Tells the kernel a widget front end is here.
   model.send({ type: "ready" });
 }
 
-function render({ model, el: host }) {
-  const root = el("div", "kepler-widget kepler-dialog");
-  root.setAttribute("role", "dialog");
+function draw(model, host) {
+  const kind = model.get("kind") || "info";
+  const root = el("div", "kepler-widget kepler-dialog kepler-dialog-" + kind);
+  root.setAttribute("role", kind === "error" ? "alertdialog" : "dialog");
   root.setAttribute("aria-label", model.get("title") + ": " + model.get("text"));
-  root.append(el("div", "kepler-dialog-title", model.get("title")));
-  root.append(el("div", "kepler-dialog-text", model.get("text")));
+  // Keys typed in the dialog (Enter on a button) are the dialog's, not JupyterLab's shortcuts.
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  const title = el("div", "kepler-dialog-title");
+  if (kind !== "info") title.append(el("span", "kepler-badge kepler-badge-" + kind, kind));
+  title.append(document.createTextNode(model.get("title")));
+  root.append(title);
+  root.append(rich("div", "kepler-dialog-text", model.get("text")));
 
   const rows = model.get("rows") || [];
   if (rows.length) {
     const table = el("table", "kepler-table kepler-dialog-details");
     const columns = model.get("columns") || [];
     if (columns.length) {
+      const head = el("thead");
       const tr = el("tr");
       for (const c of columns) tr.append(el("th", "", c));
-      table.append(el("thead")).append(tr);
+      head.append(tr);
+      table.append(head);
     }
     const body = el("tbody");
     for (const row of rows) {
@@ -43,10 +67,14 @@ function render({ model, el: host }) {
   const status = el("div", "kepler-dialog-status");
   const all = [];
   let defaultLabel = "";
+  let defaultButton = null;
   for (const choice of model.get("choices") || []) {
     const button = el("button", "kepler-button" + (choice.default ? " kepler-button-default" : ""), choice.label);
     button.type = "button";
-    if (choice.default) defaultLabel = choice.label;
+    if (choice.default) {
+      defaultLabel = choice.label;
+      defaultButton = button;
+    }
     button.addEventListener("click", () => {
       for (const b of all) b.disabled = true;
       status.textContent = "Answered: " + choice.label;
@@ -74,8 +102,25 @@ function render({ model, el: host }) {
     status.textContent = "Waiting for your answer.";
   }
   host.append(root);
+  return { timer, defaultButton };
+}
+
+function render({ model, el: host }) {
+  let drawn;
+  try {
+    drawn = draw(model, host);
+  } catch (error) {
+    host.textContent = "Kepler could not show this question (" + error + "); the kernel answers it instead.";
+    model.send({ type: "failed", error: String((error && error.stack) || error) });
+    return;
+  }
+  // "shown" once the dialog is in the page: then a person can see and answer it.
+  setTimeout(() => {
+    if (drawn.defaultButton && host.isConnected) drawn.defaultButton.focus({ preventScroll: true });
+    model.send({ type: "shown" });
+  }, 0);
   return () => {
-    if (timer) clearInterval(timer);
+    if (drawn.timer) clearInterval(drawn.timer);
   };
 }
 

@@ -244,6 +244,24 @@ class FrontEnd:
         msg = self.client.session.msg("comm_msg", {"comm_id": model_id, "data": data})
         self.client.shell_channel.send(msg)
 
+    def show(self, model_id: str) -> None:
+        """What the dialog's front-end half sends once it has drawn the dialog."""
+        self.send_to_widget(model_id, {"type": "ready"})
+        self.send_to_widget(model_id, {"type": "shown"})
+
+    def statuses(self, seconds: float) -> list[tuple[str, str]]:
+        """``(state, parent msg_type)`` of every status message in the next ``seconds``; all kept for later."""
+        deadline, seen = time.monotonic() + seconds, []
+        while time.monotonic() < deadline:
+            msg = self.next_message(timeout=0.05)
+            if msg is not None:
+                seen.append(msg)
+        self.pending += seen
+        return [
+            (m["content"]["execution_state"], m["parent_header"].get("msg_type", "")) for m in seen
+            if m["msg_type"] == "status"
+        ]  # fmt: skip
+
     def started(self, msg_id: str, within: float) -> bool:
         """Whether the cell ``msg_id`` began within ``within`` seconds."""
         try:
@@ -285,7 +303,7 @@ def test_a_click_answers_the_dialog_and_the_queued_cell_waits_for_it(front_end):
     asking = client.execute(fit_cell("clicked"))
     queued = client.execute("print('the next cell ran')")  # as "Run All" queues it
     dialog = client.dialog(asking)
-    client.send_to_widget(dialog, {"type": "ready"})
+    client.show(dialog)
     assert not client.started(queued, within=1.5), "the next cell ran while the dialog waited"
     client.send_to_widget(dialog, {"type": "answer", "choice": "skip"})
     shown = client.idle(asking)
@@ -303,10 +321,10 @@ def test_a_dialog_in_a_cell_queued_behind_another_dialog_still_hears_its_front_e
     second = client.execute(fit_cell("second-of-two", model="sigmoid_model()", epochs=3))
     last = client.execute("print('the last cell ran')")
     dialog = client.dialog(first)
-    client.send_to_widget(dialog, {"type": "ready"})
+    client.show(dialog)
     client.send_to_widget(dialog, {"type": "answer", "choice": "continue"})
     assert "-> Train anyway (clicked)" in client.idle(first)
-    client.send_to_widget(client.dialog(second), {"type": "ready"})
+    client.show(client.dialog(second))
     assert "-> Train anyway (the default: nobody answered within 3 s)" in client.idle(second)
     assert "the last cell ran" in client.idle(last)
 
@@ -317,11 +335,11 @@ def test_the_similar_models_dialog_shows_their_curves_then_asks_again(front_end)
     client.idle(client.execute(fit_cell("similar-first", "--answer continue", model="softmax_model(12)")))
     asking = client.execute(fit_cell("similar-second", model="softmax_model(12)", epochs=3))
     dialog = client.dialog(asking)
-    client.send_to_widget(dialog, {"type": "ready"})
+    client.show(dialog)
     client.send_to_widget(dialog, {"type": "answer", "choice": "show"})
     again = client.dialog(asking)  # asked again, without "show" this time
     assert again != dialog
-    client.send_to_widget(again, {"type": "ready"})
+    client.show(again)
     client.send_to_widget(again, {"type": "answer", "choice": "skip"})
     shown = client.idle(asking)
     assert "Continue training? -> Show their curves (clicked)" in shown
@@ -336,7 +354,7 @@ def test_a_dialog_nobody_answers_takes_the_default_after_the_timeout(front_end):
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '3'"))
     started = time.monotonic()
     asking = client.execute(fit_cell("unanswered"))
-    client.send_to_widget(client.dialog(asking), {"type": "ready"})
+    client.show(client.dialog(asking))
     shown = client.idle(asking)
     assert "-> Train anyway (the default: nobody answered within 3 s)" in shown
     assert "epochs trained: 2" in shown
@@ -356,12 +374,61 @@ def test_a_front_end_without_widgets_gets_the_default_after_the_handshake(front_
     assert "answer: continue" in shown
 
 
+def test_a_dialog_that_loads_but_is_never_drawn_takes_the_default_after_the_handshake(front_end):
+    client, _ = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '2'"))
+    asking = client.execute(
+        "from kepler_nb.presentation.prompts import Question, ask\nprint('answer:', ask(Question('Go on?')).choice)"
+    )
+    client.send_to_widget(client.dialog(asking), {"type": "ready"})  # loaded, but "shown" never comes
+    shown = client.idle(asking)
+    assert "Go on? -> Train anyway (the default: the front end did not show the dialog within 2 s)" in shown
+
+
+def test_a_dialog_that_fails_to_draw_asks_at_a_text_prompt_at_once_and_says_why(front_end):
+    client, _ = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '120'"))
+    question = "Question('Go on?', details=[['3', '0.9']], columns=['id', 'acc'])"
+    asking = client.execute(
+        f"from kepler_nb.presentation.prompts import Question, ask\nprint('answer:', ask({question}).choice)"
+    )
+    dialog = client.dialog(asking)
+    started = time.monotonic()
+    client.send_to_widget(dialog, {"type": "ready"})
+    client.send_to_widget(dialog, {"type": "failed", "error": "TypeError: undefined (reading 'append')\n  at x"})
+    request = client.client.get_stdin_msg(timeout=30)  # the text prompt, long before the 120 s timeout
+    assert time.monotonic() - started < 20
+    assert request["msg_type"] == "input_request" and "Go on?" in request["content"]["prompt"]
+    client.client.input("s")
+    shown = client.idle(asking)
+    assert "the dialog could not be shown (TypeError: undefined (reading 'append'))" in shown
+    assert "id  acc" in shown and "3   0.9" in shown, "the prompt shows the dialog's table"
+    assert "Go on? -> Don't train (answered at the prompt; the dialog could not be shown: TypeError" in shown
+    assert "answer: skip" in shown
+
+
+def test_the_kernel_reads_busy_while_a_dialog_waits_and_while_the_cell_trains(front_end):
+    client, _ = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '60'"))
+    asking = client.execute(fit_cell("busy", model="sigmoid_model()", epochs=40))
+    dialog = client.dialog(asking)
+    client.show(dialog)
+    waiting = client.statuses(1.5)
+    assert ("idle", "comm_msg") in waiting, "the front end's messages were handled while the dialog waited"
+    assert waiting[-1] == ("busy", "execute_request"), f"the kernel read {waiting[-1]} while the dialog waited"
+    client.send_to_widget(dialog, {"type": "answer", "choice": "continue"})
+    training = client.statuses(1.0)
+    assert training and training[-1] == ("busy", "execute_request"), f"the kernel read {training} while training"
+    shown = client.idle(asking)
+    assert "epochs trained: 40" in shown
+
+
 def test_interrupting_a_dialog_stops_the_cell_and_records_nothing(front_end):
     client, journal = front_end
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '120'"))
     before = len(journal.experiments())
     asking = client.execute(fit_cell("interrupted"))
-    client.send_to_widget(client.dialog(asking), {"type": "ready"})
+    client.show(client.dialog(asking))
     client.manager.interrupt_kernel()
     shown = client.idle(asking)
     assert "KeyboardInterrupt" in shown and "interrupted, no answer" in shown

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..presentation import similar as text
-from ..presentation.frontend import is_terminal
 from ..presentation.questions import Question
 
 if TYPE_CHECKING:
@@ -166,9 +165,7 @@ class EarlierRuns:
         matches = self.similar
         histories = {m["id"]: self.journal.history(m["id"]) for m in matches}
         heading = text.similar_heading(matches)
-        self.show(f"Kepler: {heading}:\n{text.format_similar(matches, histories)}\n  {text.tensorboard_hint(matches)}")
-        # A terminal prompt would print the table a second time under the one just shown.
-        rows = [] if is_terminal() else text.similar_rows(matches, histories)
+        rows = text.similar_rows(matches, histories)  # shown once: in the dialog, or under the answer's line
         show_choice = {"show": "Show their curves"}
         while True:
             question = Question(

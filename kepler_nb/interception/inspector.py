@@ -92,6 +92,12 @@ class ModelInspector:
         __tracebackhide__ = True
         if self.model is None:
             raise ValueError("ModelInspector(model=...) needs the model to train; pass model=your_model")
+        from ..presentation.waiting import reads_busy
+
+        with reads_busy():
+            return self._fit(args, kwargs)
+
+    def _fit(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         from ..fit.estimator import is_estimator
 
         if is_estimator(self.model):
@@ -175,6 +181,7 @@ class ModelInspector:
             f"({', '.join(f.code for f in errors)}). Train anyway?",
             continue_label="Train anyway",
             skip_label="Stop",
+            kind="error",
         )
 
     def _asked(self, question: Question) -> Answer:

@@ -13,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..checks.selection import Selection, parse_codes
 from ..presentation.questions import validate_answer
+from ..presentation.waiting import reads_busy
 from .cell import execute_cell
 from .inspector import ModelInspector
 from .options import RunOptions
@@ -72,8 +73,10 @@ class KeplerMagics(Magics):
         options.save_weights = args.save_weights
         options.save_model = args.save_model
         if args.grid or args.random is not None:
-            return self._grid(args, cell, options)
-        result, inspectors = self.run_routed(cell, options)
+            with reads_busy():
+                return self._grid(args, cell, options)
+        with reads_busy():
+            result, inspectors = self.run_routed(cell, options)
         if not inspectors:
             print("Kepler: no model.fit(...) ran in this cell, so nothing was recorded.")
         return result

@@ -2,14 +2,20 @@
 
 The dialog is a widget: the question, an optional table of details, one
 button per answer and a countdown to the default. Its front-end half says
-"ready" when it loads; no "ready" within ``HANDSHAKE_SECONDS`` means this
-front end shows no widgets (or cannot reach the kernel), and the default is
+"ready" when its module loads and "shown" once the dialog is on the page
+(the default button then has the keyboard focus: Enter answers it). The
+kernel counts the waiting time only from "shown". If drawing fails, the
+front end says "failed" at once and the question is asked as a text prompt
+instead (or answered with its default where the request allows no input),
+the line saying why. No "shown" within ``HANDSHAKE_SECONDS`` means this
+front end shows no widgets (or cannot reach the kernel): the default is
 taken. Once answered, the dialog's output is replaced by one line of text
 saying what was chosen and why; that line is what the saved notebook keeps.
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import os
@@ -20,7 +26,7 @@ import anywidget
 import traitlets
 
 from . import assets, frontend, waiting
-from .questions import Answer, Question, answer_line
+from .questions import Answer, Question, answer_line, details_text
 
 log = logging.getLogger("kepler")
 
@@ -50,6 +56,7 @@ class Dialog(anywidget.AnyWidget):
     _css = assets.css()
 
     title = traitlets.Unicode("Kepler").tag(sync=True)
+    kind = traitlets.Unicode("info").tag(sync=True)  # "info", "warning" or "error": how it looks
     text = traitlets.Unicode().tag(sync=True)
     columns = traitlets.List(traitlets.Unicode()).tag(sync=True)
     rows = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
@@ -59,6 +66,7 @@ class Dialog(anywidget.AnyWidget):
     def __init__(self, question: Question, timeout: float) -> None:
         super().__init__(
             title=question.title,
+            kind=question.kind,
             text=question.text,
             columns=list(question.columns),
             rows=[list(row) for row in question.details],
@@ -69,7 +77,9 @@ class Dialog(anywidget.AnyWidget):
             timeout_s=None if math.isinf(timeout) else timeout,
         )
         self.question = question
-        self.ready = False
+        self.ready = False  # the front end shows widgets
+        self.shown = False  # the dialog is on the page
+        self.failed: str | None = None  # why the front end could not draw it
         self.choice: str | None = None
         self.on_msg(self._on_msg)
 
@@ -77,11 +87,16 @@ class Dialog(anywidget.AnyWidget):
         # Runs on whichever thread receives the front end's messages (see waiting.py).
         if not isinstance(content, dict):
             return
-        if content.get("type") == "ready":
+        kind = content.get("type")
+        if kind in ("ready", "shown", "failed", "answer"):
             self.ready = True
             frontend.saw_widget_frontend()
-        elif content.get("type") == "answer" and content.get("choice") in self.question.choices:
-            self.ready = True
+        if kind == "shown":
+            self.shown = True
+        elif kind == "failed":
+            self.failed = str(content.get("error") or "unknown error").strip().splitlines()[0][:200]
+        elif kind == "answer" and content.get("choice") in self.question.choices:
+            self.shown = True
             self.choice = content["choice"]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -107,9 +122,14 @@ def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
     started = time.monotonic()
     try:
         handshake = min(HANDSHAKE_SECONDS, timeout)
-        if not waiting.wait_until(lambda: dialog.ready, handshake):
-            why = f"the default: the front end showed no widget within {_duration(handshake)}"
+        if not waiting.wait_until(lambda: dialog.shown or dialog.failed is not None, handshake):
+            shown = "did not show the dialog" if dialog.ready else "showed no widget"
+            why = f"the default: the front end {shown} within {_duration(handshake)}"
             answer = Answer(question.default, why, "default")
+        elif dialog.failed is not None:
+            log.warning("the dialog could not be drawn: %s", dialog.failed)
+            handle.update({"text/plain": f"Kepler: the dialog could not be shown ({dialog.failed})"}, raw=True)
+            answer = _instead_of_dialog(question, f"the dialog could not be shown: {dialog.failed}")
         else:
             log.info("dialog shown after %.2f s", time.monotonic() - started)
             left = timeout - (time.monotonic() - started)
@@ -126,9 +146,25 @@ def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
     return _collapse(handle, question, answer)
 
 
+def _instead_of_dialog(question: Question, problem: str) -> Answer:
+    """The answer a text prompt gives where the dialog failed (the default where no input is allowed)."""
+    from .prompts import ask_terminal
+
+    if frontend.parent_request().get("content", {}).get("allow_stdin"):
+        try:
+            answer = ask_terminal(question, read=lambda prompt: builtins.input(prompt))
+        except Exception as error:  # noqa: BLE001 - any prompt failure leaves the default
+            return Answer(question.default, f"the default: {problem}; the text prompt failed ({error})", "default")
+        return Answer(answer.choice, f"{answer.why}; {problem}", answer.source)
+    return Answer(question.default, f"the default: {problem}", "default")
+
+
 def _collapse(handle: Any, question: Question, answer: Answer | None) -> Answer | None:
     """Replace the dialog by one line of text (or print it where no dialog was shown)."""
     line = answer_line(question, answer) if answer else f"Kepler: {question.text} -> interrupted, no answer"
+    # The table once: not after a text prompt (it showed it), nor after an answer that asks again.
+    if answer is None or (answer.source != "prompt" and answer.choice not in question.extra_choices):
+        line += details_text(question)
     if handle is None:
         print(line)
     else:

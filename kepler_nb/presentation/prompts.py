@@ -26,7 +26,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from . import frontend
-from .questions import ANSWERS, Answer, answer_line, validate_answer
+from .questions import ANSWERS, Answer, answer_line, details_text, validate_answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -48,7 +48,7 @@ def ask(question: Question, cell_answer: str | None = None, show: Callable[[str]
             from .dialog import ask_in_dialog
 
             return ask_in_dialog(question)  # the dialog collapses into the answer line itself
-    show(answer_line(question, answer))
+    show(answer_line(question, answer) + ("" if answer.source == "prompt" else details_text(question)))
     return answer
 
 
@@ -93,6 +93,4 @@ def _keys(choices: Mapping[str, str]) -> dict[str, str]:
 
 
 def _table(question: Question) -> str:
-    rows = ([question.columns] if question.columns else []) + list(question.details)
-    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
-    return "\n".join("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+    return details_text(question).removeprefix("\n")

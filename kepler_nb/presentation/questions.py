@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 ANSWERS = ("continue", "skip")
+KINDS = ("info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,13 @@ class Question:
     columns: Sequence[str] = ()
     extra_choices: Mapping[str, str] = field(default_factory=dict)
     title: str = "Kepler"
+    kind: str = "info"  # "info", "warning" or "error": how the dialog looks
 
     def __post_init__(self) -> None:
         if self.default not in ANSWERS:
             raise ValueError(f"Question(default={self.default!r}): a default must be 'continue' or 'skip'")
+        if self.kind not in KINDS:
+            raise ValueError(f"Question(kind={self.kind!r}): use one of {', '.join(KINDS)}")
         clash = set(self.extra_choices) & set(ANSWERS)
         if clash:
             raise ValueError(f"extra_choices may not redefine {sorted(clash)}; set continue_label/skip_label instead")
@@ -85,6 +89,17 @@ class Asker(Protocol):
 def answer_line(question: Question, answer: Answer) -> str:
     """One line saying what was asked, what was chosen and why."""
     return f"Kepler: {question.text} -> {question.label(answer.choice)} ({answer.why})"
+
+
+def details_text(question: Question) -> str:
+    """The question's table as text lines under its answer line ('' when it has none)."""
+    if not question.details:
+        return ""
+    rows = ([question.columns] if question.columns else []) + list(question.details)
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
+    return "\n" + "\n".join(
+        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    )
 
 
 def _text(value: Any) -> str:

@@ -148,3 +148,49 @@ def _kepler_subshell(kernel: Any) -> str | None:
                 log.warning("could not open a subshell for Kepler's widgets: %s", box["error"])
     _subshell[key] = subshell_id
     return subshell_id
+
+
+_busy_depth: dict[int, int] = {}  # id(kernel) -> nesting of reads_busy() blocks
+
+
+@contextlib.contextmanager
+def reads_busy() -> Iterator[None]:
+    """Keep the kernel's published state "busy" while the cell inside this block runs.
+
+    Front ends (JupyterLab's status bar, ``kernel.status``) take the state
+    from the last IOPub ``status`` message, whatever request it answers.
+    Each message a widget sends while the cell runs (a dialog's "ready" or
+    click, handled on a subshell on ipykernel 7 or by the waiting loop on
+    ipykernel 6) ends with "idle", and the kernel would read idle while a
+    dialog waits or the cell trains. Inside this block every such "idle" is
+    followed at once by "busy" for the cell's own request. The cell's own
+    "idle" comes after the block, as usual.
+    """
+    kernel = frontend.kernel()
+    request = frontend.parent_request()
+    cell_id = (request.get("header") or {}).get("msg_id")
+    publish = getattr(kernel, "_publish_status", None)
+    key = id(kernel)
+    if kernel is None or cell_id is None or publish is None or _busy_depth.get(key):
+        yield
+        return
+
+    def publish_status(status: str, channel: str, parent: Any = None) -> None:
+        publish(status, channel, parent)
+        if status != "idle" or channel != "shell":
+            return
+        answered = parent or kernel.get_parent(channel) or {}
+        if (answered.get("header") or {}).get("msg_id") != cell_id:
+            publish("busy", channel, request)
+
+    _busy_depth[key] = 1
+    previous = kernel.__dict__.get("_publish_status")
+    kernel._publish_status = publish_status
+    try:
+        yield
+    finally:
+        _busy_depth.pop(key, None)
+        if previous is not None:
+            kernel._publish_status = previous
+        else:
+            del kernel._publish_status
