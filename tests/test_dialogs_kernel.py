@@ -378,7 +378,9 @@ def test_a_dialog_that_loads_but_is_never_drawn_takes_the_default_after_the_hand
     client, _ = front_end
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '2'"))
     asking = client.execute(
-        "from kepler_nb.presentation.prompts import Question, ask\nprint('answer:', ask(Question('Go on?')).choice)"
+        "from kepler_nb.presentation.prompts import ask\n"
+        "from kepler_nb.presentation.questions import Question\n"
+        "print('answer:', ask(Question('Go on?')).choice)"
     )
     client.send_to_widget(client.dialog(asking), {"type": "ready"})  # loaded, but "shown" never comes
     shown = client.idle(asking)
@@ -390,7 +392,9 @@ def test_a_dialog_that_fails_to_draw_asks_at_a_text_prompt_at_once_and_says_why(
     client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '120'"))
     question = "Question('Go on?', details=[['3', '0.9']], columns=['id', 'acc'])"
     asking = client.execute(
-        f"from kepler_nb.presentation.prompts import Question, ask\nprint('answer:', ask({question}).choice)"
+        "from kepler_nb.presentation.prompts import ask\n"
+        "from kepler_nb.presentation.questions import Question\n"
+        f"print('answer:', ask({question}).choice)"
     )
     dialog = client.dialog(asking)
     started = time.monotonic()

@@ -61,14 +61,17 @@ def test_the_cell_option_comes_before_the_environment(monkeypatch):
     answer = ask(SIMILAR, "skip", shown.append)
     assert answer == Answer("skip", "from the cell's --answer option", "option")
     assert not answer.train
-    assert shown == ["Kepler: 3 similar models found. Continue training? -> Cancel (from the cell's --answer option)"]
+    (said,) = shown
+    line, *table = said.splitlines()
+    assert line == "Kepler: 3 similar models found. Continue training? -> Cancel (from the cell's --answer option)"
+    assert len(table) == 1 + len(SIMILAR.details), "the question's table, once, under its answer"
 
 
 def test_the_environment_answers_every_question(monkeypatch):
     monkeypatch.setenv("KEPLER_ANSWER", "continue")
     shown = []
     assert ask(SIMILAR, None, shown.append).train
-    assert shown[0].endswith("-> Continue (from KEPLER_ANSWER)")
+    assert shown[0].splitlines()[0].endswith("-> Continue (from KEPLER_ANSWER)")
 
 
 def test_a_bad_environment_answer_is_an_error_not_a_guess(monkeypatch):

@@ -179,6 +179,7 @@ class EarlierRuns:
             answer = self.ask(question)
             log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
             if answer.choice != "show":
+                self.show(f"  {text.tensorboard_hint(matches)}")
                 return answer.train
             text.show_curves(self.journal, matches, show=self.show)
             show_choice = {}
