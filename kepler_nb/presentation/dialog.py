@@ -109,7 +109,7 @@ class Dialog(anywidget.AnyWidget):
         return bundle
 
 
-def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
+def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt: Any = None) -> Answer:
     """Show ``question`` as a dialog in the cell's output and wait for a click, the timeout, or no front end."""
     from IPython.display import display
 
@@ -129,7 +129,7 @@ def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
         elif dialog.failed is not None:
             log.warning("the dialog could not be drawn: %s", dialog.failed)
             handle.update({"text/plain": f"Kepler: the dialog could not be shown ({dialog.failed})"}, raw=True)
-            answer = _instead_of_dialog(question, f"the dialog could not be shown: {dialog.failed}")
+            answer = _instead_of_dialog(question, f"the dialog could not be shown: {dialog.failed}", text_prompt)
         else:
             log.info("dialog shown after %.2f s", time.monotonic() - started)
             left = timeout - (time.monotonic() - started)
@@ -146,11 +146,9 @@ def ask_in_dialog(question: Question, timeout: float | None = None) -> Answer:
     return _collapse(handle, question, answer)
 
 
-def _instead_of_dialog(question: Question, problem: str) -> Answer:
+def _instead_of_dialog(question: Question, problem: str, ask_terminal: Any = None) -> Answer:
     """The answer a text prompt gives where the dialog failed (the default where no input is allowed)."""
-    from .prompts import ask_terminal
-
-    if frontend.parent_request().get("content", {}).get("allow_stdin"):
+    if ask_terminal is not None and frontend.parent_request().get("content", {}).get("allow_stdin"):
         try:
             answer = ask_terminal(question, read=lambda prompt: builtins.input(prompt))
         except Exception as error:  # noqa: BLE001 - any prompt failure leaves the default

@@ -47,7 +47,7 @@ def ask(question: Question, cell_answer: str | None = None, show: Callable[[str]
         else:
             from .dialog import ask_in_dialog
 
-            return ask_in_dialog(question)  # the dialog collapses into the answer line itself
+            return ask_in_dialog(question, text_prompt=ask_terminal)  # the dialog collapses into the answer line itself
     show(answer_line(question, answer) + ("" if answer.source == "prompt" else details_text(question)))
     return answer
 
