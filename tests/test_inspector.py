@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import keras
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 import kepler
 from kepler import Journal, KeplerWarning, ModelInspector
+from kepler_nb.interception.inspector import RunOptions
 
 N, FEATURES = 96, 6
 
@@ -177,3 +179,85 @@ def test_an_unwritable_journal_never_stops_the_training(data, tmp_path, monkeypa
     assert len(history.history["loss"]) == 2
     assert mi.experiment_id is None
     assert any("can't be recorded" in s and "KEPLER_HOME" in s for s in shown)
+
+
+# -- nothing Kepler does while recording raises into the fit ------------------------------------------
+UNSAFE = ("\x1b", "\x07", "\r", "\x00", "\x9b", "\u202e", "\u2066")
+
+
+def test_lone_surrogates_in_what_the_user_wrote_are_recorded_not_raised(data, kepler_home, monkeypatch):
+    x, y = data
+    odd = "caf\udce9 \ud800"
+    monkeypatch.setenv("KEPLER_ANSWER", "continue")
+    options = RunOptions(tags=[odd], hypothesis=odd, cell=f"model.fit(x, y)  # {odd}")
+    shown = []
+    with ModelInspector(model=build(), project=odd, name=odd, options=options, show=shown.append) as mi:
+        history = mi.fit(x, y, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    record = Journal().get(mi.experiment_id)
+    escaped = "caf\\udce9 \\ud800"
+    assert (record["name"], record["project"], record["tags"], record["hypothesis"]) == (
+        escaped,
+        escaped,
+        [escaped],
+        escaped,
+    )
+    assert escaped in record["cell"]
+    assert record["status"] == "finished"
+
+
+def test_a_working_folder_whose_name_is_not_utf8_is_recorded(data, kepler_home, tmp_path, monkeypatch):
+    x, y = data
+    folder = os.path.join(os.fsencode(tmp_path), b"donn\xe9es")
+    os.mkdir(folder)
+    monkeypatch.chdir(folder)
+    shown = []
+    with ModelInspector(model=build(), show=shown.append) as mi:
+        history = mi.fit(x, y, epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1
+    record = Journal().get(mi.experiment_id)
+    assert record["environment"]["cwd"].endswith("donn\\udce9es")
+    assert not [s for s in shown if "can't be recorded" in s]
+
+
+def test_a_damaged_epoch_file_of_an_earlier_matching_run_does_not_break_the_next_fit(data, kepler_home, monkeypatch):
+    x, y = data
+    monkeypatch.setenv("KEPLER_ANSWER", "continue")
+    with ModelInspector(model=build(), show=lambda *a: None) as first:
+        first.fit(x, y, epochs=2, verbose=0)
+    epochs = kepler_home / "runs" / f"{first.experiment_id}.epochs.jsonl"
+    with open(epochs, "a") as f:
+        f.write('{"epoch": 2, "logs": [0.5]}\n"a string"\n[1, 2]\n{"epoch": 3, "logs": {"loss": "low"}}\n')
+    shown = []
+    with ModelInspector(model=build(), show=shown.append) as second:
+        history = second.fit(x, y, epochs=2, verbose=0)  # the same run: the duplicate path reads those epochs
+    assert len(history.history["loss"]) == 2
+    assert second.experiment_id not in (None, first.experiment_id)
+    assert any(f"experiment {first.experiment_id}" in s or "same" in s for s in shown)
+
+
+def test_a_failure_in_kepler_before_training_trains_unrecorded_with_one_line(data, kepler_home):
+    x, y = data
+    kepler_home.mkdir(parents=True, exist_ok=True)
+    (kepler_home / "config.toml").write_text("[checks\nignore = K1")  # not TOML
+    shown = []
+    with ModelInspector(model=build(), show=shown.append) as mi:
+        history = mi.fit(x, y, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert mi.experiment_id is None
+    [line] = [s for s in shown if "can't be recorded" in s]
+    assert "config.toml" in line and "trains unrecorded" in line
+
+
+def test_messages_during_a_fit_show_control_characters_as_escapes(data, kepler_home, monkeypatch):
+    x, y = data
+    monkeypatch.setenv("KEPLER_ANSWER", "continue")
+    hostile = "run\x1b]0;owned\x07\x1b[2J\rspoof\x00\x9b\u202eevil\u2066"
+    with ModelInspector(model=build(), project=hostile, name=hostile, show=lambda *a: None) as first:
+        first.fit(x, y, epochs=1, verbose=0)
+    shown = []
+    with ModelInspector(model=build(), name="again", show=shown.append) as mi:
+        mi.fit(x, y, epochs=1, verbose=0)  # says which earlier run it repeats, and in which project
+    text = "\n".join(shown)
+    assert "\\x1b]0;owned\\x07" in text and "\\u202e" in text  # the name is there, escaped
+    assert not [c for c in UNSAFE if c in text]

@@ -209,3 +209,36 @@ def test_cli_search(journal, capsys):
         cli.main(["--home", str(journal.home), "search", "epochs >= "])
     assert stop.value.code == 2
     assert "expected a value after '>='" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("since = 99999999999999999999d", "expected an age a clock can count back"),
+        ("since = 9" + "9" * 5000 + "w", "expected an age a clock can count back"),
+        ("status = finished limit ²", "expected a whole number after 'limit'"),
+        ("status = finished limit 1" + "0" * 5000, "expected a whole number after 'limit'"),
+        ("(" * 300 + "epochs > 1" + ")" * 300, "at most 100 nested"),
+        ("not " * 1000 + "epochs > 1", "at most 100 nested"),
+        ("(not " * 200 + "x" + ")" * 200, "at most 100 nested"),
+    ],
+)
+def test_every_malformed_query_gets_the_query_languages_own_error(journal, query, expected):
+    """Not OverflowError, ValueError from int() or RecursionError: a QuerySyntaxError that says what to do."""
+    with pytest.raises(QuerySyntaxError, match=expected):
+        journal.search(query)
+
+
+def test_queries_nested_within_the_limit_still_work(journal, records):
+    deep = "(" * 100 + "epochs > 0" + ")" * 100
+    assert journal.search(deep) == journal.search("epochs > 0") != []
+    assert journal.search("not " * 100 + "epochs > 0") == journal.search("epochs > 0")
+
+
+def test_a_malformed_query_in_the_cli_is_one_line_of_error_not_a_traceback(journal, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--home", str(journal.home), "search", "not " * 1000 + "x"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) <= 3
+    assert "at most 100 nested" in err

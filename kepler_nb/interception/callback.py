@@ -52,6 +52,8 @@ class KeplerCallback(keras.callbacks.Callback):
         self.findings: list[Finding] = []
         self.waiting: dict[str, Finding] = {}  # code -> its latest "skipped" finding
         self.stopped_by: Finding | None = None
+        self.unrecorded: list[int] = []  # epochs (0-based) the journal could not take
+        self.unrecorded_why = ""
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.context is not None:
@@ -67,8 +69,10 @@ class KeplerCallback(keras.callbacks.Callback):
         values = {k: _number(v) for k, v in (logs or {}).items()}
         try:
             self.on_epoch(epoch, values)
-        except Exception:
+        except Exception as error:  # training goes on; the record will say what it lacks
             log.exception("could not record epoch %d", epoch)
+            self.unrecorded.append(epoch)
+            self.unrecorded_why = self.unrecorded_why or (str(error).splitlines() or [type(error).__name__])[0]
         if self.context is not None:
             self.context.add_epoch(epoch, values)
             self._check(at_begin=False, epoch=epoch + 1)
@@ -79,6 +83,17 @@ class KeplerCallback(keras.callbacks.Callback):
             if code not in self.reported:
                 self.findings.append(self.waiting[code])
         self.waiting.clear()
+
+    def unrecorded_text(self) -> str:
+        """``epochs 3-5 (No space left on device)``: what the journal lacks of this run's epochs."""
+        shown = [e + 1 for e in self.unrecorded]
+        if len(shown) == 1:
+            which = f"epoch {shown[0]}"
+        elif shown == list(range(shown[0], shown[-1] + 1)):
+            which = f"epochs {shown[0]}-{shown[-1]}"
+        else:
+            which = "epochs " + ", ".join(map(str, shown))
+        return f"{which} ({self.unrecorded_why})"
 
     def _check(self, at_begin: bool, epoch: int) -> None:
         for check in all_checks():

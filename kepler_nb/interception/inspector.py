@@ -28,7 +28,7 @@ from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
 from ..presentation import prompts
 from ..presentation.questions import Question
-from ..presentation.text import format_finding
+from ..presentation.text import format_finding, terminal_safe
 from . import record
 from .earlier import EarlierRuns, Verdict
 from .journals import shared_journal
@@ -73,7 +73,7 @@ class ModelInspector:
         self.options.project = project or self.options.project
         self.options.name = name or self.options.name
         self.journal = journal
-        self.show = show
+        self.show = show = _terminal_safe(show)
         self.ask: Asker = ask or functools.partial(prompts.ask, cell_answer=self.options.answer, show=show)
         self.findings: list[Finding] = []
         self.experiment_id: int | None = None
@@ -117,14 +117,29 @@ class ModelInspector:
 
     # -- the flow of one fit ----------------------------------------------------
     def run(self, fit: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        """Check, ask, record and train ``fit(model, *args, **kwargs)``; return what it returns."""
+        """Check, ask, record and train ``fit(model, *args, **kwargs)``; return what it returns.
+
+        Nothing Kepler does may raise into the fit: if checking or recording
+        fails before training, the run trains unrecorded and one line says why.
+        """
         __tracebackhide__ = True
         self.model = model
+        self.experiment_id = None
         try:
-            journal = self.journal = self.journal or shared_journal()
-        except OSError as error:  # no journal: the training still happens
+            prepared = self._prepare(fit, model, args, kwargs)
+        except Exception as error:  # whatever went wrong is Kepler's; the user's fit still runs
+            log.exception("recording the fit failed before training")
             self._unrecorded(error)
             return fit(model, *args, **kwargs)
+        if not isinstance(prepared, _Ready):
+            return prepared  # not trained: a skipped run's or an earlier run's History
+        if self.experiment_id is None:
+            return prepared.call.call_fit(fit, [])
+        return self._train(prepared.call, fit, prepared.selection)
+
+    def _prepare(self, fit: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Everything before training: a _Ready to train, or the History of a run not to train."""
+        journal = self.journal = self.journal or shared_journal()
         environment = describe_environment_soon()  # its git calls overlap the checks
         call = FitCall.bind(fit, model, args, kwargs)
         fingerprints = (fingerprint_soon(call.train), fingerprint_soon(call.validation))  # beside the checks
@@ -152,10 +167,9 @@ class ModelInspector:
         summary["status"] = "running"
         try:
             self.experiment_id = journal.start(summary, parts)
-        except OSError as error:
+        except OSError as error:  # nothing was recorded (a failed write leaves the journal as it was)
             self._unrecorded(error)
-            return call.call_fit(fit, [])
-        return self._train(call, fit, selection)
+        return _Ready(call, selection)
 
     def _check(self, call: FitCall, journal: Journal, project: str, selection: Selection) -> None:
         """The pre-training checks, their findings shown through ``warnings``."""
@@ -221,12 +235,16 @@ class ModelInspector:
             self._save_weights(model)
         return self.history
 
-    def _unrecorded(self, error: OSError) -> None:
-        log.error("journal not writable, run not recorded: %s", error)
-        self.show(
-            f"Kepler: this run can't be recorded ({error}), so it trains unrecorded. "
-            "Point KEPLER_HOME at a writable folder to record the next ones."
-        )
+    def _unrecorded(self, error: BaseException) -> None:
+        log.error("run not recorded: %s", error)
+        if isinstance(error, OSError):
+            hint = "Point KEPLER_HOME at a writable folder (or free some space) to record the next ones."
+        else:
+            hint = f"The event log ({self._log_path()}) has the details."
+        self.show(f"Kepler: this run can't be recorded ({_one_line(error)}), so it trains unrecorded. {hint}")
+
+    def _log_path(self) -> str:
+        return str(self.journal.home / "kepler.log") if self.journal is not None else "kepler.log in KEPLER_HOME"
 
     def _callback(self, call: FitCall, selection: Selection) -> Any:
         from .callback import KeplerCallback
@@ -244,14 +262,38 @@ class ModelInspector:
         )
 
     def _finish(self, model: Any, callback: Any, status: str, error: str | None = None) -> None:
-        self.findings = sort_findings(self.findings + callback.findings)
-        history = self.journal.history(self.experiment_id)
-        summary, parts = record.describe_end(model, history, self.findings, status, error)
+        """Record how the run ended. If that can't be written, say once what the record lacks."""
+        eid = self.experiment_id
+        summary: dict[str, Any] = {"status": status, "finished": record.now()}
         try:
-            self.journal.update(self.experiment_id, summary, parts)
-            log.info("experiment %s %s after %d epochs", self.experiment_id, status, summary["epochs_done"])
-        except Exception:
-            log.exception("could not record the end of experiment %s", self.experiment_id)
+            self.findings = sort_findings(self.findings + callback.findings)
+            history = self.journal.history(eid)
+            summary, parts = record.describe_end(model, history, self.findings, status, error)
+            if callback.unrecorded:
+                summary["unrecorded"] = callback.unrecorded_text()
+            self.journal.update(eid, summary, parts)
+            log.info("experiment %s %s after %d epochs", eid, status, summary["epochs_done"])
+        except Exception as failure:  # the run is over; its record must not say "running"
+            log.exception("could not record the end of experiment %s", eid)
+            self._end_unrecorded(summary, callback, failure)
+            return
+        if callback.unrecorded:
+            self.show(f"Kepler: experiment {eid} is recorded without {callback.unrecorded_text()}.")
+
+    def _end_unrecorded(self, summary: dict[str, Any], callback: Any, failure: BaseException) -> None:
+        """The end could not be written: try its few summary fields alone, else keep them for later."""
+        eid = self.experiment_id
+        lacking = [callback.unrecorded_text()] if callback.unrecorded else []
+        lacking.append(f"how it ended ({summary.get('status')}; {_one_line(failure)})")
+        small = {k: summary[k] for k in ("status", "finished", "epochs_done", "final", "error") if k in summary}
+        small["unrecorded"] = "; ".join(lacking)
+        try:
+            self.journal.update(eid, small)
+            later = ""
+        except Exception:  # noqa: BLE001 - kept: written by the next write of this journal, or at exit
+            self.journal.update_later(eid, small)
+            later = " It is written when the journal can be written again (or when this kernel exits)."
+        self.show(f"Kepler: experiment {eid} is recorded without {' and '.join(lacking)}.{later}")
 
     def _push_soon(self) -> None:
         """With ``[sync] mlflow`` configured: push the journal in a process of its own; say if runs are queued."""
@@ -274,8 +316,13 @@ class ModelInspector:
             self.experiment_id, self.reused = verdict.reused, True
             return self._skip_history(verdict.curves)
         summary.update(status="skipped", finished=record.now(), reason=verdict.reason, epochs_done=0, **verdict.link)
-        self.experiment_id = self.journal.start(summary, parts)
-        self.show(f"Kepler: not trained; recorded as experiment {self.experiment_id} (skipped).")
+        try:
+            self.experiment_id = self.journal.start(summary, parts)
+        except Exception as error:  # not training stands, recorded or not
+            log.exception("could not record a run not trained")
+            self.show(f"Kepler: not trained; this can't be recorded ({_one_line(error)}).")
+        else:
+            self.show(f"Kepler: not trained; recorded as experiment {self.experiment_id} (skipped).")
         return self._skip_history(verdict.curves)
 
     def _skip_history(self, curves: dict[str, list[float]]) -> Any:
@@ -321,6 +368,32 @@ class ModelInspector:
         if skipped and name_skipped:
             checks = "check" if len(skipped) == 1 else "checks"
             self.show(f"Kepler: {len(skipped)} {checks} skipped ({', '.join(skipped)}); `%kepler findings` says why.")
+
+
+class _Ready:
+    """A run checked, asked about and (unless the journal refused) recorded: ready to train."""
+
+    __slots__ = ("call", "selection")
+
+    def __init__(self, call: FitCall, selection: Selection) -> None:
+        self.call, self.selection = call, selection
+
+
+def _terminal_safe(show: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``show`` with control characters and bidi overrides in its text made visible escapes."""
+    if getattr(show, "terminal_safe", False):
+        return show
+
+    def safe(text: Any, *args: Any, **kwargs: Any) -> Any:
+        return show(terminal_safe(text) if isinstance(text, str) else text, *args, **kwargs)
+
+    safe.terminal_safe = True  # type: ignore[attr-defined]
+    return safe
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:300] if text.strip() else type(error).__name__
 
 
 _shown_once: set[str] = set()

@@ -6,12 +6,14 @@ tried this already?" crosses projects, and one lock keeps one order.
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import json
 import logging
 import os
 import socket
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -20,11 +22,14 @@ from tinydb import TinyDB
 from .blobs import BlobStore, DamagedBlobError
 from .eventlog import attach_event_log
 from .home import kepler_home
+from .privacy import clean, load_record_settings
 from .storage import PRIVATE, PRIVATE_DIR, JournalStorage, JournalTable, write_all
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
+
+    from .privacy import RecordSettings
 
 log = logging.getLogger("kepler")
 
@@ -47,6 +52,19 @@ BLOB_PARTS = (
     "cv_results",
     "scores",
 )
+
+
+# Journals holding fields that could not be written yet: tried once more when the process exits.
+_unwritten: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_pending_at_exit() -> None:
+    for journal in list(_unwritten):
+        try:
+            journal.write_pending()
+        except Exception:  # noqa: BLE001 - at exit, a journal that still can't be written stays as it is
+            log.warning("fields of %s kept since a failed write could not be written at exit", journal.path)
 
 
 class UnknownExperimentError(LookupError):
@@ -86,17 +104,22 @@ class Journal:
         self.table = self.db.table("experiments")
         self.blobs = BlobStore(self.home / "blobs")
         self.runs = self.home / "runs"
+        self.settings: RecordSettings = load_record_settings(self.home)
+        # Summary fields that could not be written (a full disk): shown by this
+        # journal's reads, written by its next write or when the process exits.
+        self._pending: dict[int, dict[str, Any]] = {}
 
     # -- writing -----------------------------------------------------------
     def start(self, summary: dict[str, Any], parts: dict[str, Any]) -> int:
         """Record a new experiment (status ``running`` unless given); return its id."""
-        doc = dict(summary)
+        doc = clean(dict(summary), self.settings.redact)
         doc.setdefault("status", "running")
         doc.setdefault("created", _now())
         doc.update(host=socket.gethostname(), pid=os.getpid(), pid_started=_process_started(os.getpid()))
         doc.setdefault("user", _user())
         doc["blobs"] = self._store_parts(parts)
         with self.storage.transaction():
+            self._write_pending()
             experiment_id = self.table.insert(doc)
         stale = self._epochs_path(experiment_id)
         if stale.exists():  # left by a record lost to a damaged journal: not this run's epochs
@@ -112,12 +135,42 @@ class Journal:
     ) -> None:
         """Change summary fields and replace stored parts of an experiment."""
         with self.storage.transaction():
+            self._write_pending()
             doc = self._doc(experiment_id)
-            fields = dict(summary or {})
+            fields = clean(dict(summary or {}), self.settings.redact)
             if parts:
                 fields["blobs"] = {**doc.get("blobs", {}), **self._store_parts(parts)}
-            self.table.update(fields, doc_ids=[experiment_id])
-        log.debug("experiment %d updated: %s", experiment_id, sorted(fields))
+            self.table.update(fields, doc_ids=[doc.doc_id])
+            self._pending.pop(doc.doc_id, None)
+        log.debug("experiment %d updated: %s", doc.doc_id, sorted(fields))
+
+    def update_later(self, experiment_id: int, summary: dict[str, Any]) -> None:
+        """Summary fields that could not be written now (a full disk): written by this journal's next
+        write, or when the process exits; meanwhile this journal's reads show them."""
+        self._pending.setdefault(int(experiment_id), {}).update(clean(dict(summary), self.settings.redact))
+        _unwritten.add(self)
+
+    def write_pending(self) -> bool:
+        """Write what :meth:`update_later` kept; True if nothing is left to write."""
+        if not self._pending:
+            return True
+        with self.storage.transaction():
+            self._write_pending()
+        return not self._pending
+
+    def _write_pending(self) -> None:
+        """Inside a transaction: write the kept fields; on failure keep them for the next try."""
+        for experiment_id, fields in list(self._pending.items()):
+            try:
+                if self.table.contains(doc_id=experiment_id):
+                    self.table.update(fields, doc_ids=[experiment_id])
+                    log.info(
+                        "experiment %d: fields kept since a failed write are written: %s", experiment_id, sorted(fields)
+                    )
+            except OSError as error:
+                log.warning("experiment %d: kept fields still can't be written (%s)", experiment_id, error)
+                return
+            del self._pending[experiment_id]
 
     def append_epoch(self, experiment_id: int, epoch: int, logs: dict[str, float]) -> None:
         """Append one finished epoch; cheap, and durable if the kernel dies next.
@@ -163,6 +216,10 @@ class Journal:
         record = self._summary(doc)
         record.update(self._parts(doc, BLOB_PARTS, damaged=record))
         record["history"] = self.history(doc.doc_id)
+        if self.runs.exists() and not self.runs.is_dir():
+            record.setdefault("damaged", {})["history"] = (
+                f"{self.runs} is a file where the folder of epochs should be; move it aside"
+            )
         return record
 
     def latest(self, **fields: Any) -> dict[str, Any] | None:
@@ -260,7 +317,9 @@ class Journal:
         for key in ("blobs", "pid", "pid_started"):
             summary.pop(key, None)
         summary["id"] = doc_id
-        if doc.get("status") == "running" and _is_dead(doc):
+        if doc_id in self._pending:
+            summary.update(self._pending[doc_id])
+        if summary.get("status") == "running" and _is_dead(doc):
             summary["status"] = "interrupted"
             summary["epochs_done"] = len(self._epochs(doc_id))
         return summary
@@ -320,10 +379,16 @@ class Journal:
         return cache[address]
 
     def _store_parts(self, parts: dict[str, Any]) -> dict[str, str]:
+        """Store each part the settings keep (credentials redacted); return their addresses."""
         unknown = set(parts) - set(BLOB_PARTS)
         if unknown:
             raise ValueError(f"unknown record parts {sorted(unknown)}; known: {BLOB_PARTS}")
-        return {name: self.blobs.put(value) for name, value in parts.items() if value is not None}
+        redact = self.settings.redact
+        return {
+            name: self.blobs.put(clean(value, redact))
+            for name, value in parts.items()
+            if value is not None and self.settings.keeps(name)
+        }
 
     def _epochs_path(self, experiment_id: int) -> Path:
         return self.runs / f"{int(experiment_id)}.epochs.jsonl"

@@ -78,6 +78,8 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2})?)?)?)?)?")
 _AGE = re.compile(r"(\d+)([mhdw])")
+# Nesting of '(' and 'not' a query may use; deeper ones get a QuerySyntaxError.
+MAX_DEPTH = 100
 _TOKEN = re.compile(
     r"""(?P<space>\s+)|(?P<lparen>\()|(?P<rparen>\))|(?P<comma>,)|(?P<op>>=|<=|!=|==|=|>|<|~)"""
     r"""|(?P<string>["'])|(?P<word>[^\s()"',=!<>~]+)|(?P<bad>.)""",
@@ -293,6 +295,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
 
     @property
     def token(self) -> Token:
@@ -352,14 +355,24 @@ class _Parser:
 
     def unary(self, after: str | None = None) -> Any:
         if self.token.keyword == "not":
+            self.nest()
             self.advance()
-            return Not(self.unary("'not'"))
+            inner = Not(self.unary("'not'"))
+            self.depth -= 1
+            return inner
         return self.primary(after)
+
+    def nest(self) -> None:
+        """One more level of '(' or 'not'; past MAX_DEPTH, the query's own error (not Python's recursion limit)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"at most {MAX_DEPTH} nested '(' and 'not' (this query nests deeper)")
 
     def primary(self, after: str | None) -> Any:
         token = self.token
         what = "a condition" + (f" after {after}" if after else "") + " (a field comparison, a word or '(')"
         if token.kind == "lparen":
+            self.nest()
             self.advance()
             if self.token.kind == "rparen":
                 raise self.error("a condition inside '( )'")
@@ -367,6 +380,7 @@ class _Parser:
             if self.token.kind != "rparen":
                 raise self.error(f"')' to close the '(' at position {token.position + 1}")
             self.advance()
+            self.depth -= 1
             return inner
         if token.kind == "string":
             self.advance()
@@ -414,7 +428,14 @@ class _Parser:
             return Value(time.strftime("%Y-%m-%d", day), False, token.position)
         age = _AGE.fullmatch(text)
         if age:
-            moment = time.localtime(now - int(age.group(1)) * AGE_UNITS[age.group(2)])
+            try:
+                moment = time.localtime(now - int(age.group(1)) * AGE_UNITS[age.group(2)])
+            except (OverflowError, ValueError, OSError):  # further back than a clock can say
+                raise QuerySyntaxError(
+                    self.text,
+                    token.position,
+                    f"expected an age a clock can count back (e.g. 30d), found {token.text!r}",
+                ) from None
             return Value(time.strftime("%Y-%m-%dT%H:%M:%S", moment), False, token.position)
         if _DATE.fullmatch(token.text.strip()):
             return Value(token.text.strip().replace(" ", "T"), False, token.position)
@@ -445,7 +466,7 @@ class _Parser:
 
     def limit(self) -> int:
         token = self.token
-        if token.kind != "word" or not token.text.isdigit():
+        if token.kind != "word" or not (token.text.isascii() and token.text.isdigit()) or len(token.text) > 18:
             raise self.error("a whole number after 'limit' (e.g. limit 10)")
         self.advance()
         return int(token.text)
@@ -555,6 +576,13 @@ KNOWN_FIELDS: dict[str, Callable[[Record, Any], Any]] = {
 
 
 def _matches(actual: Any, op: str, value: Value, field_name: str) -> bool:
+    try:
+        return _compare(actual, op, value, field_name)
+    except (OverflowError, ValueError, TypeError):  # a recorded value no comparison can place (10**400, nan...)
+        return False
+
+
+def _compare(actual: Any, op: str, value: Value, field_name: str) -> bool:
     if actual is None:
         return False
     if isinstance(actual, (list, tuple)):

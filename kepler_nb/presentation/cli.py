@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
 import sys
+import warnings
 
 from ..checks.registry import all_checks, explain
 from ..journal.journal import Journal, UnknownExperimentError
-from .text import format_record, format_table, to_json
+from .text import format_record, format_table, terminal_safe, to_json
+
+log = logging.getLogger("kepler")
 
 
 def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
@@ -65,32 +70,71 @@ def main(argv: list[str] | None = None, prog: str = "kepler") -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        return COMMANDS[args.command](args)
-    except (UnknownExperimentError, KeyError, ValueError) as error:
-        message = error.args[0] if error.args else str(error)
-        print(f"{prog}: {message}", file=sys.stderr)
-        raise SystemExit(2) from None
+    with warnings.catch_warnings():
+        # A recovered journal says so in one line, not with the source line warnings would quote.
+        warnings.showwarning = lambda message, *_, **__: _err(f"{prog}: warning: {message}")
+        try:
+            return COMMANDS[args.command](args)
+        except (UnknownExperimentError, KeyError, ValueError) as error:
+            message = error.args[0] if error.args else str(error)
+            code = 2
+        except OSError as error:
+            message, code = os_error_message(error), 1
+        except Exception as error:  # a damaged or unusual home gets one line, never a traceback
+            log.exception("`%s %s` failed", prog, args.command)
+            message, code = f"{type(error).__name__}: {error} (unexpected; the event log kepler.log has the details)", 1
+    _err(f"{prog}: {message}")
+    raise SystemExit(code)
+
+
+def os_error_message(error: OSError) -> str:
+    """One line naming the file that could not be used, why, and what to do."""
+    path = error.filename if error.filename is not None else "the journal folder"
+    why = error.strerror or str(error)
+    number = error.errno
+    if number == errno.EISDIR:
+        advice = f"a folder is where Kepler keeps a file: move it aside (mv '{path}' '{path}.aside') and run again"
+    elif number == errno.ENOTDIR:
+        advice = "a file is where Kepler keeps a folder, on the way to it: move that file aside and run again"
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "the journal folder can't be written here: make it writable, or point --home (KEPLER_HOME) elsewhere"
+    elif number in (errno.ENOSPC, errno.EDQUOT):
+        advice = "the disk is full: free some space and run again"
+    elif number == errno.ENAMETOOLONG:
+        advice = "the file name is too long: give a shorter one (-o FILE.html)"
+    else:
+        advice = "check that file, then run again"
+    return f"can't use {path}: {why}; {advice}"
+
+
+def _out(text: str) -> None:
+    print(terminal_safe(text))
+
+
+def _err(text: str) -> None:
+    print(terminal_safe(text), file=sys.stderr)
 
 
 def _init(args: argparse.Namespace) -> int:
     journal = Journal(args.home)
     count = len(journal.experiments())
-    print(f"Kepler journal: {journal.path} ({count} experiments)")
-    print(f"Event log: {journal.home / 'kepler.log'}")
+    _out(f"Kepler journal: {journal.path} ({count} experiments)")
+    _out(f"Event log: {journal.home / 'kepler.log'}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     experiments = Journal(args.home).experiments(project=args.project)
-    print(to_json(experiments) if args.json else format_table(experiments))
+    _out(to_json(experiments) if args.json else format_table(experiments))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     record = Journal(args.home).get(args.id)
-    print(to_json(record) if args.json else format_record(record))
-    return 0
+    _out(to_json(record) if args.json else format_record(record))
+    for part, why in (record.get("damaged") or {}).items():
+        _err(f"kepler: experiment {record['id']}: its {part} is unreadable: {why}")
+    return 1 if record.get("damaged") else 0
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -99,22 +143,22 @@ def _search(args: argparse.Namespace) -> int:
     query = parse(" ".join(args.query))  # a malformed query: its error says where
     journal = Journal(args.home)
     found = journal.search(query)
-    print(to_json(found) if args.json else format_table(found) if found else "No experiment matches.")
+    _out(to_json(found) if args.json else format_table(found) if found else "No experiment matches.")
     if not found:
         unknown = query.unknown_fields(journal.experiments())
         if unknown:
-            print(f"No experiment has the field {', '.join(map(repr, unknown))}: a typo?", file=sys.stderr)
+            _err(f"No experiment has the field {', '.join(map(repr, unknown))}: a typo?")
     return 0
 
 
 def _checks(args: argparse.Namespace) -> int:
     for c in all_checks():
-        print(f"{c.code}  {c.severity:<7}  {c.stage:<11}  {c.name:<34}  {c.summary}")
+        _out(f"{c.code}  {c.severity:<7}  {c.stage:<11}  {c.name:<34}  {c.summary}")
     return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
-    print(explain(args.code))
+    _out(explain(args.code))
     return 0
 
 
@@ -124,7 +168,7 @@ def _export(args: argparse.Namespace) -> int:
     if not args.ids and not args.project:
         raise ValueError("export what? Give experiment ids (`kepler export 3 -o r.html`) or --project P")
     path = export_html(args.ids or None, args.output, project=args.project, journal=Journal(args.home))
-    print(f"Wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
+    _out(f"Wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
     return 0
 
 
@@ -134,7 +178,7 @@ def _note(args: argparse.Namespace) -> int:
         journal.note(args.id, " ".join(args.text))
     record = journal.get(args.id)
     conclusion = record.get("conclusion")
-    print(f"Conclusion of experiment {record['id']}: {conclusion}" if conclusion else "No conclusion yet.")
+    _out(f"Conclusion of experiment {record['id']}: {conclusion}" if conclusion else "No conclusion yet.")
     return 0
 
 

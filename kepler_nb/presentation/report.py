@@ -782,4 +782,5 @@ def _as_ids(value: Any) -> list[int | str]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "project"
+    """A file-name part: safe characters only, short enough for any file system (names stop at 255 bytes)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80].strip("-") or "project"

@@ -3,9 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..checks.finding import Finding
+
+# What must never reach a terminal raw: C0 controls but tab and newline (ESC starts the
+# sequences that retitle a terminal or clear it, CR overwrites a line, BEL rings), DEL, C1
+# controls (U+0080-U+009F, single-character escape sequences for some terminals), bidi
+# marks, embeddings, overrides and isolates (they reorder what is shown: "Trojan Source"),
+# and lone surrogates (not printable: writing one raises).
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+UNSAFE_IN_A_FIELD = re.compile(UNSAFE.pattern[:-1] + "\t\n]")
+
+
+def terminal_safe(text: str, one_line: bool = False) -> str:
+    """``text`` with every character that could steer a terminal shown as a visible escape (``\\x1b``, ``\\u202e``).
+
+    ``one_line`` escapes tabs and newlines too: a recorded name can't start a line of its own.
+    """
+    pattern = UNSAFE_IN_A_FIELD if one_line else UNSAFE
+    return pattern.sub(_escape, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text with the same characters written as ``\\uXXXX`` (they can only be inside strings): still JSON."""
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {9: "\\t", 10: "\\n", 13: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
 
 LIST_COLUMNS = ("id", "project", "name", "status", "created", "epochs", "loss", "val_loss", "findings")
 
@@ -23,9 +52,9 @@ def experiment_row(summary: dict[str, Any]) -> dict[str, str]:
     epochs = summary.get("epochs_done")
     return {
         "id": str(summary["id"]),
-        "project": str(summary.get("project") or ""),
-        "name": str(summary.get("name") or ""),
-        "status": str(summary.get("status") or ""),
+        "project": terminal_safe(str(summary.get("project") or ""), one_line=True),
+        "name": terminal_safe(str(summary.get("name") or ""), one_line=True),
+        "status": terminal_safe(str(summary.get("status") or ""), one_line=True),
         "created": str(summary.get("created") or "")[:16].replace("T", " "),
         "epochs": "" if epochs is None else f"{epochs}/{summary.get('epochs') or '?'}",
         "loss": _metric(final.get("loss")),
@@ -73,12 +102,18 @@ def _estimator_lines(record: dict[str, Any]) -> list[str]:
 
 def format_record(record: dict[str, Any]) -> str:
     """A readable page about one experiment."""
-    lines = [f"Experiment {record['id']}: {record.get('name')} ({record.get('project')}) — {record.get('status')}"]
+
+    def field(key: str) -> str:
+        return terminal_safe(str(record.get(key)), one_line=True)
+
+    lines = [f"Experiment {record['id']}: {field('name')} ({field('project')}) — {field('status')}"]
     for key in ("created", "finished", "hypothesis", "notebook_path", "error"):
         if record.get(key):
-            lines.append(f"  {key}: {record[key]}")
+            lines.append(f"  {key}: {field(key)}")
     if record.get("tags"):
-        lines.append(f"  tags: {', '.join(record['tags'])}")
+        lines.append(f"  tags: {terminal_safe(', '.join(map(str, record['tags'])), one_line=True)}")
+    for part, why in (record.get("damaged") or {}).items():
+        lines.append(f"  {part}: unreadable, {why}")
     if record.get("framework") not in (None, "keras"):
         lines += _estimator_lines(record)
     else:
@@ -104,12 +139,16 @@ def format_record(record: dict[str, Any]) -> str:
         for metric, values in history.items():
             lines.append(f"    {metric}: " + " ".join(_metric(v) for v in values))
     for finding in record.get("findings") or []:
-        lines.append("  " + format_finding(Finding.from_dict(finding)).replace("\n", "\n  "))
-    return "\n".join(lines)
+        try:
+            lines.append("  " + format_finding(Finding.from_dict(finding)).replace("\n", "\n  "))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            lines.append(f"  a finding that can't be read: {finding!r:.200}")
+    return terminal_safe("\n".join(lines))
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    """Indented JSON, safe to print (see :func:`json_safe`)."""
+    return json_safe(json.dumps(value, indent=2, default=str, ensure_ascii=False))
 
 
 def _metric(value: Any) -> str:
