@@ -127,6 +127,8 @@ class ModelInspector:
         self.experiment_id = None
         try:
             prepared = self._prepare(fit, model, args, kwargs)
+        except KeplerWarning:  # a finding the user's warning filters turned into an error: theirs to see
+            raise
         except Exception as error:  # whatever went wrong is Kepler's; the user's fit still runs
             log.exception("recording the fit failed before training")
             self._unrecorded(error)
