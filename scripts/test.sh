@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv (Debian's Chromium included) and run the tests; arguments go to pytest.
-#   bash scripts/test.sh                      every test (about 10 minutes on 2 cores)
+#   bash scripts/test.sh                      every test (about 20 minutes on 2 cores, plus about 4 for the first set-up)
 #   bash scripts/test.sh -m "not browser"     skip the JupyterLab browser tests
 #   bash scripts/test.sh tests/test_query.py  one module
 set -euo pipefail
