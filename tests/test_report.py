@@ -427,9 +427,9 @@ def test_every_user_string_is_escaped_in_the_html(runs):
         "cells": [{"cell_type": "markdown", "source": hostile}, {"cell_type": "code", "source": hostile}]
     }
     record["history"] = {hostile: [1.0, 0.5], "val_" + hostile: [1.1, 0.7]}
-    from kepler_nb.presentation.report import _render, experiment_view
+    from kepler_nb.presentation.report import experiment_view, render
 
-    html = _render("experiment.html.j2", title=hostile, e=experiment_view(record, journal))
+    html = render("experiment.html.j2", title=hostile, e=experiment_view(record, journal))
     tags = _tags(html)
     assert not [t for t in tags if t[0] in ("script", "svg", "iframe", "object", "embed")]
     assert not [(t, a) for t, attrs in tags for a, _ in attrs if a.startswith("on")]
@@ -571,6 +571,6 @@ def test_export_mistakes_get_clear_messages(runs, tmp_path, capsys):
 def test_the_templates_ship_inside_the_package():
     from importlib.resources import files
 
-    templates = files("kepler_nb.presentation") / "templates"
+    templates = files("kepler_nb.presentation.report") / "templates"
     names = {p.name for p in templates.iterdir()}
     assert {"base.html.j2", "experiment.html.j2", "comparison.html.j2", "project.html.j2", "report.css"} <= names

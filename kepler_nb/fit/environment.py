@@ -45,6 +45,17 @@ def describe_environment() -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
+def kepler_version() -> str:
+    """The installed Kepler's version, from its package metadata ("unknown" in a source tree never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kepler-nb")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
 def static_environment() -> dict[str, Any]:
     """Versions and devices: read once per process, no git call."""
     import keras

@@ -1,13 +1,8 @@
-"""Self-contained HTML reports: one experiment, a comparison, or a whole project.
+"""What a report shows, as plain values: one experiment, a comparison, a project.
 
-A report is one HTML file that needs nothing else to be read: CSS inline,
-curves as ``data:`` SVG images, no script at all (a Content-Security-Policy
-forbids any, and every request but ``data:`` images). Everything the user
-wrote (names, tags, hypothesis, cell source, layer and metric names) goes
-through Jinja2's autoescaping or Pygments, which escapes as it highlights.
-
-Records are read through :meth:`Journal.get` and :meth:`Journal.experiments`
-only.
+Each ``*_view`` turns journal records (read through :meth:`Journal.get` and
+:meth:`Journal.experiments` only) into dictionaries of strings, numbers and
+escaped markup that the templates lay out; nothing here writes HTML itself.
 """
 
 from __future__ import annotations
@@ -15,22 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader
-from markupsafe import Markup, escape
-
-from ..checks.registry import get_check
-from ..journal.journal import Journal
-from . import report_plots
-from .report_estimator import estimator_view
+from ...checks.registry import get_check
+from . import plots
+from .estimator import estimator_view
+from .markup import doc_html, fact_rows, fmt, highlight
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Iterable, Sequence
+
+    from ...journal.journal import Journal
 
 log = logging.getLogger("kepler")
 
@@ -48,101 +39,33 @@ STATUS_WORDS = {
 }
 
 
-# -- public ------------------------------------------------------------------------
-def export_html(
-    experiment_id: int | str | Sequence[int | str] | None = None,
-    path: str | os.PathLike | None = None,
-    *,
-    project: str | None = None,
-    journal: Journal | None = None,
-) -> Path:
-    """Write an HTML report and return its path.
-
-    One id gives an experiment report, several a comparison; ``project=``
-    (and no id) a summary of every experiment of that project, each with its
-    own section. Without ``path`` (or with a folder) the file is named
-    ``kepler-<id>.html``, ``kepler-compare-<ids>.html`` or
-    ``kepler-<project>.html``.
-    """
-    html = report_html(experiment_id, project=project, journal=journal)
-    default = default_filename(experiment_id, project)
-    target = Path(path) if path is not None else Path(default)
-    if target.is_dir():
-        target = target / default
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    return target
-
-
-def report_html(
-    experiment_id: int | str | Sequence[int | str] | None = None,
-    *,
-    project: str | None = None,
-    journal: Journal | None = None,
-) -> str:
-    """The report :func:`export_html` would write, as a string (for a widget to offer as a download)."""
-    journal = journal or Journal()
-    ids = _as_ids(experiment_id)
-    if project is not None and ids:
-        raise ValueError("export either experiment ids or a project, not both")
-    if project is not None:
-        return project_html(project, journal)
-    if len(ids) == 1:
-        return experiment_html(ids[0], journal)
-    if ids:
-        return comparison_html(ids, journal)
-    raise ValueError("export needs an experiment id (or several, to compare them), or project=")
-
-
-def default_filename(experiment_id: int | str | Sequence[int | str] | None = None, project: str | None = None) -> str:
-    """``kepler-3.html``, ``kepler-compare-1-2-3.html`` or ``kepler-<project>.html``."""
-    ids = _as_ids(experiment_id)
-    if project is not None:
-        return f"kepler-{_slug(project)}.html"
-    if len(ids) == 1:
-        return f"kepler-{_slug(str(ids[0]))}.html"
-    return f"kepler-compare-{'-'.join(_slug(str(i)) for i in ids)}.html"
-
-
-def experiment_html(experiment_id: int | str, journal: Journal | None = None) -> str:
-    """The report of one experiment, as an HTML string."""
-    journal = journal or Journal()
-    record = journal.get(experiment_id)
-    view = experiment_view(record, journal, summaries=journal.experiments())
-    return _render("experiment.html.j2", title=f"#{record['id']} {record.get('name') or ''}", e=view)
-
-
-def comparison_html(experiment_ids: Sequence[int | str], journal: Journal | None = None) -> str:
+# -- several experiments ----------------------------------------------------------
+def comparison_view(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Several experiments side by side: what differs, their metrics, their curves on shared axes."""
-    journal = journal or Journal()
-    records = [journal.get(i) for i in experiment_ids]
     runs = [
         {
             "id": r["id"],
             "name": r.get("name") or "",
             "status": r.get("status"),
             "status_word": STATUS_WORDS.get(r.get("status"), r.get("status")),
-            "label": _run_label(r),
-            "color": report_plots.PALETTE[i % len(report_plots.PALETTE)],
-            "created": _when(r.get("created")),
+            "label": run_label(r),
+            "color": plots.PALETTE[i % len(plots.PALETTE)],
+            "created": when(r.get("created")),
         }
         for i, r in enumerate(records)
     ]
     differing, same = differences(records)
-    view = {
+    return {
         "runs": runs,
         "differing": differing,
         "same": same,
         "metrics": metrics_side_by_side(records),
-        "curves": report_plots.curve_images([(_run_label(r), r.get("history") or {}) for r in records]),
+        "curves": plots.curve_images([(run_label(r), r.get("history") or {}) for r in records]),
     }
-    title = "Comparison of " + ", ".join(f"#{r['id']}" for r in records)
-    return _render("comparison.html.j2", title=title, c=view)
 
 
-def project_html(project: str, journal: Journal | None = None) -> str:
+def project_view(project: str, journal: Journal) -> dict[str, Any]:
     """Every experiment of ``project``: a table of key metrics, then one section per experiment."""
-    journal = journal or Journal()
     summaries = journal.experiments()
     members = [s for s in summaries if s.get("project") == project]
     if not members:
@@ -155,30 +78,29 @@ def project_html(project: str, journal: Journal | None = None) -> str:
         for s in members
     ]
     columns = _key_metrics([s.get("final") or {} for s in members])
-    rows = []
+    table = []
     for section in sections:
         finals = {m["metric"]: m for m in section["metrics"]}
-        rows.append({"e": section, "metrics": [finals.get(c) for c in columns]})
+        table.append({"e": section, "metrics": [finals.get(c) for c in columns]})
     for column_index, column in enumerate(columns):
-        values = [r["metrics"][column_index]["final"] for r in rows if r["metrics"][column_index]]
+        values = [r["metrics"][column_index]["final"] for r in table if r["metrics"][column_index]]
         best = _best(column, values)
-        for r in rows:
+        for r in table:
             cell = r["metrics"][column_index]
             if cell is not None:
                 cell["is_best_of_project"] = best is not None and cell["final"] == best and len(values) > 1
     counts: dict[str, int] = {}
     for s in members:
         counts[s.get("status") or "?"] = counts.get(s.get("status") or "?", 0) + 1
-    view = {
+    return {
         "project": project,
         "columns": columns,
-        "rows": rows,
+        "rows": table,
         "sections": sections,
         "counts": [(STATUS_WORDS.get(k, k), k, v) for k, v in counts.items()],
-        "first": _when(members[0].get("created")),
-        "last": _when(members[-1].get("created")),
+        "first": when(members[0].get("created")),
+        "last": when(members[-1].get("created")),
     }
-    return _render("project.html.j2", title=f"Project {project}", p=view)
 
 
 # -- one experiment ---------------------------------------------------------------
@@ -210,8 +132,8 @@ def experiment_view(
         "status": status,
         "status_word": STATUS_WORDS.get(status, status),
         "tags": [str(t) for t in record.get("tags") or []],
-        "created": _when(record.get("created")),
-        "finished": _when(record.get("finished")),
+        "created": when(record.get("created")),
+        "finished": when(record.get("finished")),
         "duration": _duration(record.get("created"), record.get("finished")),
         "epochs_done": record.get("epochs_done"),
         "epochs": record.get("epochs") or (record.get("fit") or {}).get("epochs"),
@@ -221,18 +143,18 @@ def experiment_view(
         "host": env.get("hostname") or record.get("host"),
         "hypothesis": record.get("hypothesis"),
         "conclusion": record.get("conclusion"),
-        "concluded": _when(record.get("concluded")),
+        "concluded": when(record.get("concluded")),
         "outcome": _outcome(record),
         "metrics": metric_rows(history, record.get("final") or {}),
-        "curves": report_plots.curve_images([(_run_label(record), history)]) if history else [],
+        "curves": plots.curve_images([(run_label(record), history)]) if history else [],
         "findings": [_finding_view(f) for f in findings if not f.get("skipped")],
         "skipped_checks": [_finding_view(f) for f in findings if f.get("skipped")],
         "model": _model_view(record, compact),
-        "fit": _rows((record.get("fit") or {}).items()),
+        "fit": fact_rows((record.get("fit") or {}).items()),
         "data": _data_view(record.get("data") or {}),
         "cell": _cell_view(record),
         "snapshot": None if compact else _snapshot_view(snapshot),
-        "environment": _rows(_environment_items(env)),
+        "environment": fact_rows(_environment_items(env)),
         "related": related(record, journal, summaries, set(anchors)) if journal is not None else {},
         "estimator": estimator_view(record),
     }
@@ -260,7 +182,7 @@ def metric_rows(history: dict[str, list[float]], final: dict[str, Any]) -> list[
     """Per metric: the last value, the best value and the epoch it was reached."""
     names = list(history) or list(final)
     rows = []
-    for _base, train_key, val_key in report_plots.metric_groups(names):
+    for _base, train_key, val_key in plots.metric_groups(names):
         for key in (train_key, val_key):
             if key is None:
                 continue
@@ -310,7 +232,7 @@ def _model_view(record: dict[str, Any], compact: bool = False) -> dict[str, Any]
         "layers": layers,
         "n_params": sum(int(row.get("params") or 0) for row in layers) or record.get("n_params"),
         "trainable_params": sum(int(row.get("params") or 0) for row in layers if row.get("trainable")),
-        "compile": _rows(
+        "compile": fact_rows(
             [
                 ("optimizer", compile_info.get("optimizer")),
                 ("learning rate", compile_info.get("learning_rate")),
@@ -319,7 +241,7 @@ def _model_view(record: dict[str, Any], compact: bool = False) -> dict[str, Any]
                 ("compiled", compile_info.get("compiled")),
             ]
         ),
-        "optimizer_config": _rows(
+        "optimizer_config": fact_rows(
             (k, v) for k, v in optimizer_config.items() if v is not None and k not in ("name", "learning_rate")
         ),
         "config_json": highlight(json.dumps(config, indent=1, default=str), "json") if config and not compact else None,
@@ -358,7 +280,7 @@ def _data_view(data: dict[str, Any]) -> list[dict[str, Any]]:
         parts.append(
             {
                 "title": title,
-                "facts": _rows(facts),
+                "facts": fact_rows(facts),
                 "arrays": arrays,
                 "classes": classes,
                 "more_classes": max(0, len(counts) - 100),
@@ -470,7 +392,7 @@ def _link(summary: dict[str, Any], why: str, anchors: set[int] | None) -> dict[s
         "project": summary.get("project") or "",
         "status": summary.get("status"),
         "status_word": STATUS_WORDS.get(summary.get("status"), summary.get("status")),
-        "created": _when(summary.get("created")),
+        "created": when(summary.get("created")),
         "metric": f"{key} {fmt(final[key])}" if key else "",
         "why": why,
         "href": f"#exp-{summary['id']}" if anchors and summary["id"] in anchors else None,
@@ -538,7 +460,7 @@ def metrics_side_by_side(records: Sequence[dict[str, Any]]) -> list[dict[str, An
     names: list[str] = []
     for rows in per_run:
         names += [k for k in rows if k not in names]
-    ordered = [k for base, t, v in report_plots.metric_groups(names) for k in (t, v) if k]
+    ordered = [k for base, t, v in plots.metric_groups(names) for k in (t, v) if k]
     table = []
     for name in ordered:
         cells = [rows.get(name) for rows in per_run]
@@ -555,139 +477,7 @@ def metrics_side_by_side(records: Sequence[dict[str, Any]]) -> list[dict[str, An
     return table
 
 
-# -- text and markup --------------------------------------------------------------
-def highlight(source: str, language: str = "python") -> Markup:
-    """Source code as highlighted, escaped HTML."""
-    from pygments import highlight as pygmentize
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import JsonLexer, PythonLexer, TextLexer
-
-    lexer: Any
-    if language == "ipython":
-        try:
-            from IPython.lib.lexers import IPython3Lexer
-
-            lexer = IPython3Lexer()
-        except ImportError:
-            lexer = PythonLexer()
-    else:
-        lexer = {"python": PythonLexer, "json": JsonLexer}.get(language, TextLexer)()
-    return Markup(pygmentize(source, lexer, HtmlFormatter(cssclass="kp-hl", wrapcode=True)))
-
-
-def doc_html(text: str) -> Markup:
-    """A check's documentation (headings, paragraphs, lists, fenced code, `code`) as safe HTML."""
-    out: list[str] = []
-    paragraph: list[str] = []
-    items: list[str] = []
-    code: list[str] | None = None
-    language = "python"
-
-    def flush() -> None:
-        if paragraph:
-            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if items:
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-            items.clear()
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            if code is None:
-                flush()
-                code, language = [], stripped[3:].strip().lower() or "python"
-            else:
-                out.append(str(highlight("\n".join(code), language if language == "python" else "text")))
-                code = None
-        elif code is not None:
-            code.append(line)
-        elif stripped.startswith("#"):
-            flush()
-            out.append(f'<h5 class="kp-doc-h">{escape(stripped.lstrip("#").strip())}</h5>')
-        elif stripped.startswith(("- ", "* ")):
-            if paragraph:
-                flush()
-            items.append(stripped[2:])
-        elif not stripped:
-            flush()
-        elif items:
-            items[-1] += " " + stripped
-        else:
-            paragraph.append(stripped)
-    if code is not None:
-        out.append(str(highlight("\n".join(code), "python")))
-    flush()
-    return Markup("\n".join(out))
-
-
-def _inline(text: str) -> str:
-    # Escape first; backticks survive escaping, so the <code> tags are the only markup added.
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text)))
-
-
-def fmt(value: Any) -> str:
-    """A value as a short readable string: 4 significant digits, thousands separators, ``—`` for nothing."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, default=str, ensure_ascii=False)
-    return str(value)
-
-
-def _rows(items: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
-    return [(str(k), fmt(v)) for k, v in items]
-
-
 # -- helpers ----------------------------------------------------------------------
-def _render(template: str, **context: Any) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from pygments.formatters import HtmlFormatter
-
-    try:
-        __version__ = version("kepler-nb")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        __version__ = "unknown"
-
-    environment = _environment()
-    return environment.get_template(template).render(
-        generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z"),
-        version=__version__,
-        pygments_css=Markup(HtmlFormatter(style="default").get_style_defs(".kp-hl")),
-        **context,
-    )
-
-
-_ENVIRONMENT: Environment | None = None
-
-
-def _environment() -> Environment:
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        env = Environment(
-            loader=PackageLoader("kepler_nb.presentation", "templates"),
-            autoescape=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        env.filters["num"] = fmt
-        env.filters["pct"] = lambda v: f"{v:.1f}%"
-        env.filters["shape"] = _shape_text
-        _ENVIRONMENT = env
-    return _ENVIRONMENT
-
-
 def _environment_items(env: dict[str, Any]) -> list[tuple[str, Any]]:
     order = ("python", "tensorflow", "keras", "numpy", "devices", "gpu", "platform", "hostname", "executable", "cwd")
     items = [(k, env.get(k)) for k in order if k in env]
@@ -695,12 +485,6 @@ def _environment_items(env: dict[str, Any]) -> list[tuple[str, Any]]:
         items.append(("git commit", env["git_commit"] + (" (uncommitted changes)" if env.get("git_dirty") else "")))
     items += [(k, v) for k, v in env.items() if k not in order and k not in ("git_commit", "git_dirty")]
     return items
-
-
-def _shape_text(shape: Any) -> str:
-    if not isinstance(shape, (list, tuple)):
-        return fmt(shape)
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _layer_text(layer: dict[str, Any]) -> str:
@@ -714,7 +498,7 @@ def _cell_source(cell: dict[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _run_label(record: dict[str, Any]) -> str:
+def run_label(record: dict[str, Any]) -> str:
     name = str(record.get("name") or "")
     label = f"#{record.get('id')} {name}".strip()
     return label if len(label) <= 32 else label[:31] + "…"
@@ -724,7 +508,7 @@ def _key_metrics(finals: list[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for final in finals:
         names += [k for k in final if k not in names]
-    ordered = [k for base, t, v in report_plots.metric_groups(names) for k in (t, v) if k]
+    ordered = [k for base, t, v in plots.metric_groups(names) for k in (t, v) if k]
     return ordered[:6]
 
 
@@ -754,7 +538,7 @@ def _parse_time(text: Any) -> datetime | None:
         return None
 
 
-def _when(text: Any) -> str | None:
+def when(text: Any) -> str | None:
     moment = _parse_time(text)
     if moment is None:
         return str(text) if text else None
@@ -771,16 +555,3 @@ def _duration(start: Any, end: Any) -> str | None:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def _as_ids(value: Any) -> list[int | str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
-
-
-def _slug(text: str) -> str:
-    """A file-name part: safe characters only, short enough for any file system (names stop at 255 bytes)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80].strip("-") or "project"
