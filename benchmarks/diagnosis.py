@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras
 import numpy as np
 
-from kepler_nb.checks.registry import get_check
+from kepler_nb.checks.catalogue import get_check
 from kepler_nb.checks.training import TrainingContext
 from kepler_nb.checks.training_diagnosis import DIAGNOSIS_CODES, remember_initial_weights
 from kepler_nb.fit.call import FitCall

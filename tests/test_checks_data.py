@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import kepler
-from kepler_nb.checks.registry import get_check
+from kepler_nb.checks.catalogue import get_check
 
 RNG = np.random.default_rng(42)
 

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from kepler import Journal, ModelInspector
+from kepler_nb.checks.catalogue import get_check
 from kepler_nb.checks.context import CheckContext
 from kepler_nb.checks.environment import (
     GpuFacts,
@@ -23,7 +24,7 @@ from kepler_nb.checks.environment import (
     seed_advice,
     similar_experiments,
 )
-from kepler_nb.checks.registry import Skip, get_check
+from kepler_nb.checks.registry import Skip
 from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.routing import original_fit
 

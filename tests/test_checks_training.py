@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from kepler import ModelInspector
-from kepler_nb.checks.registry import get_check
+from kepler_nb.checks.catalogue import get_check
 from kepler_nb.checks.training import TrainingContext, cross_entropy
 from kepler_nb.fit.call import FitCall
 from kepler_nb.interception.options import RunOptions

@@ -9,7 +9,7 @@ from keras import ops
 from sklearn.datasets import load_digits
 
 from kepler import ModelInspector
-from kepler_nb.checks.registry import get_check
+from kepler_nb.checks.catalogue import get_check
 from kepler_nb.checks.training import TrainingContext
 from kepler_nb.checks.training_diagnosis import remember_initial_weights
 from kepler_nb.fit.call import FitCall

@@ -112,7 +112,7 @@ def test_probe_checks_pass_healthy_and_zero_initialised_outputs(zero_init):
 
 
 def test_probe_leaves_weights_optimizer_and_random_state_untouched():
-    from kepler_nb.checks.registry import get_check
+    from kepler_nb.checks.catalogue import get_check
     from kepler_nb.checks.training import TrainingContext
     from kepler_nb.fit.call import FitCall
     from kepler_nb.interception.routing import original_fit

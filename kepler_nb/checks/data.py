@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import data_samples, data_targets  # noqa: F401 - registers the other K3xx checks
 from .datastats import ArrayStats, feature_names, stats_of, unusable
 from .layers import SCALING_LAYERS, input_normalizer
 from .registry import Report, Skip, check

@@ -1,6 +1,8 @@
-"""The catalogue of checks: each a small documented unit, registered by code.
+"""What a check is: a small documented unit with a code, a name, a stage and a severity.
 
-A check is a function decorated with :func:`check`. Its docstring is its
+A check is a function decorated with :func:`check`, which attaches its
+:class:`Check` to the function (``func.kepler_check``) and registers nothing:
+:mod:`.catalogue` lists the modules that hold checks and collects them. Its docstring is its
 documentation, with the headings *What it does*, *Why is this bad?*,
 *Example*, *Use instead* (the single source for ``kepler explain``, the
 reports and the widget); its first line is the summary. It receives a
@@ -81,45 +83,25 @@ class Check:
             return [self.skipped(f"the check itself failed ({type(error).__name__}: {error})")]
 
 
-REGISTRY: dict[str, Check] = {}
+# The attribute of a check function that holds its Check (read by the catalogue).
+CHECK_ATTRIBUTE = "kepler_check"
 
 
 def check(
     code: str, name: str, stage: str, severity: str, thresholds: dict[str, Any] | None = None
 ) -> Callable[[Callable], Callable]:
-    """Register a check function under ``code``."""
+    """Make a function the check ``code``; :mod:`.catalogue` lists the module it is in."""
     if stage not in STAGES or severity not in SEVERITIES:
         raise ValueError(f"{code}: stage must be one of {STAGES} and severity one of {SEVERITIES}")
 
-    def register(func: Callable) -> Callable:
-        if code in REGISTRY:
-            raise ValueError(f"check code {code} registered twice")
-        REGISTRY[code] = Check(code, name, stage, severity, func, dict(thresholds or {}))
+    def describe(func: Callable) -> Callable:
+        setattr(func, CHECK_ATTRIBUTE, Check(code, name, stage, severity, func, dict(thresholds or {})))
         return func
 
-    return register
+    return describe
 
 
-def all_checks() -> list[Check]:
-    """Every registered check, by code."""
-    from . import catalogue  # noqa: F401 - importing registers the checks
-
-    return [REGISTRY[c] for c in sorted(REGISTRY)]
-
-
-def get_check(code: str) -> Check:
-    checks = {c.code: c for c in all_checks()}
-    key = code.strip().upper()
-    if key not in checks:
-        close = [c for c in checks if c.startswith(key[:2])] or sorted(checks)
-        raise KeyError(f"No check {code!r}. Known codes: {', '.join(close)}. `kepler checks` lists them all.")
-    return checks[key]
-
-
-def explain(code: str) -> str:
-    """The documentation of one check, as ``kepler explain`` prints it."""
-    c = get_check(code)
-    lines = [f"{c.code} {c.name} ({c.stage}, {c.severity})", "", c.doc]
-    if c.thresholds:
-        lines += ["", "Thresholds:"] + [f"  {k} = {v!r}" for k, v in c.thresholds.items()]
-    return "\n".join(lines)
+def check_of(func: object) -> Check | None:
+    """The :class:`Check` a function was made into by :func:`check`, or None."""
+    found = getattr(func, CHECK_ATTRIBUTE, None)
+    return found if isinstance(found, Check) else None

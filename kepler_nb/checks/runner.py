@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..fit.estimator import is_estimator
+from .catalogue import all_checks
 from .finding import Finding, sort_findings
-from .registry import all_checks
 from .selection import Selection
 
 PRE_TRAINING_STAGES = ("setup", "model", "data", "environment")

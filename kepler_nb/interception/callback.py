@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from ..checks.registry import all_checks
+from ..checks.catalogue import all_checks
 from ..checks.training import AT_TRAIN_BEGIN, TrainingContext
 from ..checks.training_diagnosis import DIAGNOSIS_CODES, remember_initial_weights
 

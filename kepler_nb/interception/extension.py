@@ -47,7 +47,9 @@ def _import_soon() -> None:
     try:
         import anywidget  # noqa: F401 - the live view's widget base
 
-        from ..checks import catalogue  # noqa: F401 - every check, listed
+        from ..checks.catalogue import all_checks
+
+        all_checks()  # every check module imported, the catalogue read
 
         if "keras" in sys.modules:
             from ..presentation import live  # noqa: F401

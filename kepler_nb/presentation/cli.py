@@ -8,7 +8,7 @@ import logging
 import sys
 import warnings
 
-from ..checks.registry import all_checks, explain
+from ..checks.catalogue import all_checks, explain
 from ..journal.journal import Journal, UnknownExperimentError
 from .text import format_record, format_table, terminal_safe, to_json
 

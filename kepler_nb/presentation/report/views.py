@@ -13,7 +13,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ...checks.registry import get_check
+from ...checks.catalogue import get_check
 from . import plots
 from .estimator import estimator_view
 from .markup import doc_html, fact_rows, fmt, highlight
