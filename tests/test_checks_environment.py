@@ -22,10 +22,10 @@ from kepler_nb.checks.environment import (
     environment_differences,
     gpu_advice,
     seed_advice,
-    similar_experiments,
 )
 from kepler_nb.checks.registry import Skip
 from kepler_nb.fit.call import FitCall
+from kepler_nb.interception.earlier import similar_experiments
 from kepler_nb.interception.routing import original_fit
 
 
@@ -173,6 +173,26 @@ def test_k503_reports_changed_data_and_passes_the_same_data(kepler_home):
     assert f"training data differs from that of experiment {one_value.experiment_id}" in k503.message
     assert "120 → 100 samples" in k503.message
     assert first < changed.experiment_id
+
+
+def test_k502_and_k503_read_only_the_context_the_inspector_filled():
+    """The environment and the fingerprint come from the context: no second hash, no second look-up."""
+    x, y = data()
+    call = FitCall.bind(original_fit(), model(), (x, y), {})
+    earlier = {
+        "id": 7,
+        "environment": {"tensorflow": "1.0.0"},
+        "data": {"n_samples": 120, "fingerprint": "0123456789abcdef"},
+    }
+    context = CheckContext(call, history=[earlier], environment={"tensorflow": "9.9.9"}, train_fingerprint="fedcba")
+    (k502,) = get_check("K502").run(context)
+    assert "tensorflow 1.0.0 → 9.9.9" in k502.message
+    (k503,) = get_check("K503").run(context)
+    assert "(fingerprint 0123456789abcdef → fedcba)" in k503.message  # the inspector's, not hashed again
+    (unhashed,) = get_check("K503").run(CheckContext(call, history=[earlier]))
+    assert unhashed.skipped and "could not be fingerprinted" in unhashed.message
+    (undescribed,) = get_check("K502").run(CheckContext(call, history=[earlier]))
+    assert undescribed.skipped and "environment of this run was not described" in undescribed.message
 
 
 # -- K504 ------------------------------------------------------------------------------------

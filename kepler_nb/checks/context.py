@@ -16,6 +16,8 @@ from ..fit.model import learning_rate, name_of
 from .registry import Skip
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from ..fit.call import FitCall
     from ..fit.data import DataView
 
@@ -25,10 +27,21 @@ STATS_ROWS = 20_000
 
 @dataclass
 class CheckContext:
-    """Everything a pre-training check may look at. Read it; never change it."""
+    """Everything a pre-training check may look at. Read it; never change it.
+
+    Besides the fit itself, what the inspector looked up or computed for the
+    record, so that no check reads the journal or hashes the data again.
+    """
 
     call: FitCall
-    history: list[dict[str, Any]] = field(default_factory=list)  # earlier similar experiments
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier similar experiments, latest first
+    environment: dict[str, Any] | None = None  # this process's versions and devices, as the record stores them
+    train_fingerprint: Future[str | None] | str | None = None  # the training data's, hashed once for the record
+
+    def fingerprint(self) -> str | None:
+        """The training data's fingerprint (waiting for the hash started beside the checks), or None."""
+        found = self.train_fingerprint
+        return found.result() if hasattr(found, "result") else found
 
     @property
     def model(self) -> Any:

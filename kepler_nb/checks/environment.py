@@ -2,9 +2,12 @@
 
 K502 and K503 compare the run with a *similar earlier experiment*: the most
 recent finished experiment of the same project whose architecture (the
-one-line layer summary the journal records) is the same. The inspector puts
-it in ``CheckContext.history`` with :func:`similar_experiments`; with no
-journal (``kepler.check``) or no such experiment, those checks are skipped.
+one-line layer summary the journal records) is the same. The inspector looks
+it up and puts it in ``CheckContext.history``, with this process's versions
+and devices (``CheckContext.environment``) and the training data's
+fingerprint it hashes for the record (``CheckContext.train_fingerprint``):
+these checks read the context and nothing else. With no journal
+(``kepler.check``) or no such experiment, they are skipped.
 Everything here is read-only: seeds are read, never drawn from or set.
 """
 
@@ -29,22 +32,6 @@ KERAS_DEFAULT_BATCH = 32
 
 
 # -- the similar earlier experiment ------------------------------------------------
-def similar_experiments(journal: Any, project: str | None, model: Any) -> list[dict[str, Any]]:
-    """The full record of the latest finished experiment of ``project`` with ``model``'s architecture.
-
-    A list of at most one. Never raises: a journal that can't be read gives
-    no history.
-    """
-    from ..fit.model import describe_layers, model_summary
-
-    try:
-        architecture = model_summary(describe_layers(model))
-        record = journal.latest(project=project, status="finished", architecture=architecture)
-    except Exception:  # noqa: BLE001 - the history is a help, never a reason to fail
-        return []
-    return [record] if record else []
-
-
 def _earlier(ctx: CheckContext) -> dict[str, Any]:
     if not ctx.history:
         raise Skip("no earlier finished experiment with this architecture in this project")
@@ -180,9 +167,9 @@ def environment_changed(ctx: CheckContext):
     old = earlier.get("environment") or {}
     if not old:
         raise Skip(f"{_which(earlier)} has no recorded environment")
-    from ..fit.environment import static_environment  # versions and devices: cached, no git call
-
-    changes = environment_differences(old, static_environment())
+    if ctx.environment is None:
+        raise Skip("the environment of this run was not described")
+    changes = environment_differences(old, ctx.environment)
     if changes:
         shown = ", ".join(f"{k} {_show(k, a)} → {_show(k, b)}" for k, a, b in changes)
         yield Report(
@@ -227,9 +214,7 @@ def training_data_changed(ctx: CheckContext):
         raise Skip(f"{_which(earlier)} has no data fingerprint")
     if ctx.train.problem:
         raise Skip(ctx.train.problem)
-    from ..fit.fingerprint import fingerprint
-
-    new = fingerprint(ctx.train)
+    new = ctx.fingerprint()
     if new is None:
         raise Skip("the training data could not be fingerprinted")
     if new != old:

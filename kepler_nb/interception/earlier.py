@@ -183,3 +183,20 @@ class EarlierRuns:
                 return answer.train
             text.show_curves(self.journal, matches, show=self.show)
             show_choice = {}
+
+
+def similar_experiments(journal: Journal, project: str | None, model: Any) -> list[dict[str, Any]]:
+    """The full record of the latest finished experiment of ``project`` with ``model``'s architecture.
+
+    A list of at most one: the earlier run the environment checks (K502,
+    K503) compare with. Never raises: a journal that can't be read gives no
+    history.
+    """
+    from ..fit.model import describe_layers, model_summary
+
+    try:
+        architecture = model_summary(describe_layers(model))
+        record = journal.latest(project=project, status="finished", architecture=architecture)
+    except Exception:  # noqa: BLE001 - the history is a help, never a reason to fail
+        return []
+    return [record] if record else []

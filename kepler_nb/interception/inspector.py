@@ -23,19 +23,20 @@ from ..checks.runner import run_checks
 from ..checks.selection import Selection, load_selection, noqa_codes
 from ..checks.training import TrainingContext
 from ..fit.call import FitCall
-from ..fit.environment import describe_environment_soon
+from ..fit.environment import describe_environment_soon, static_environment
 from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
 from ..presentation import prompts
 from ..presentation.questions import Question
 from ..presentation.text import format_finding, terminal_safe
 from . import record
-from .earlier import EarlierRuns, Verdict
+from .earlier import EarlierRuns, Verdict, similar_experiments
 from .journals import shared_journal
 from .options import RunOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from concurrent.futures import Future
 
     from ..journal.journal import Journal
     from ..presentation.questions import Answer, Asker
@@ -152,7 +153,7 @@ class ModelInspector:
 
         log.info("fit of %s intercepted (project %s, %s data)", type(model).__name__, project, call.train.kind)
         if options.checks:
-            self._check(call, journal, project, selection)
+            self._check(call, journal, project, selection, fingerprints[0])
 
         summary, parts = record.describe_run(call, options, project, self.findings, environment.result(), fingerprints)
         question = self._errors_question()
@@ -173,11 +174,16 @@ class ModelInspector:
             self._unrecorded(error)
         return _Ready(call, selection)
 
-    def _check(self, call: FitCall, journal: Journal, project: str, selection: Selection) -> None:
+    def _check(
+        self, call: FitCall, journal: Journal, project: str, selection: Selection, fingerprint: Future[str | None]
+    ) -> None:
         """The pre-training checks, their findings shown through ``warnings``."""
-        from ..checks.environment import similar_experiments  # K502/K503 compare with it
-
-        context = CheckContext(call, history=similar_experiments(journal, project, call.model))
+        context = CheckContext(
+            call,
+            history=similar_experiments(journal, project, call.model),  # K502/K503 compare with it
+            environment=static_environment(),
+            train_fingerprint=fingerprint,
+        )
         self.findings = run_checks(context, selection)
         if self.options.preflight:
             from ..checks.preflight import measure  # trains a clone: only when asked
