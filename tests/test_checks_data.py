@@ -553,6 +553,24 @@ def test_a_sliced_dataset_is_judged_on_all_its_arrays():
     assert "only a sample" not in finding.message and "values 0..255" in finding.message
 
 
+def test_a_reshuffled_pipeline_is_judged_on_a_sample_of_a_copy():
+    tf = pytest.importorskip("tensorflow")
+    images = RNG.integers(0, 256, size=(512, 8, 8, 1)).astype("float32")
+    ds = (
+        tf.data.Dataset.from_tensor_slices((images, RNG.integers(0, 10, 512)))
+        .map(lambda im, label: (tf.reshape(im, (8, 8, 1)), label))
+        .shuffle(512)
+        .batch(32)
+    )
+    findings = run(dense((8, 8, 1)), ds)
+    assert_no_failures(findings)
+    assert not [f.line() for f in findings if f.stage == "data" and f.skipped and "reshuffles" in f.message]
+    (finding,) = found(findings, "K303")
+    assert "values 0..255" in finding.message
+    assert "only a sample was inspected: first 8 batches of a copy of the shuffled tf.data pipeline" in finding.message
+    assert "256 samples" in finding.message
+
+
 def test_a_generator_is_judged_on_its_first_batches():
     def batches():
         rng = np.random.default_rng(0)

@@ -115,13 +115,14 @@ def test_k201_reads_a_trailing_activation_layer_of_a_functional_model(onehot):
     assert "'sigmoid'" in finding.message
 
 
-def test_k201_skips_a_model_with_several_outputs(digits):
+def test_k201_judges_each_output_of_a_model_with_several_outputs(digits):
     inputs = keras.Input((64,))
-    model = keras.Model(inputs, [dense(10, "softmax")(inputs), dense(1)(inputs)])
-    model.compile(optimizer="adam", loss=[SCCE, "mse"])
+    model = keras.Model(inputs, [dense(10, "sigmoid", name="digit")(inputs), dense(1, name="value")(inputs)])
+    model.compile(optimizer="adam", loss=[CCE, "mse"])
     x, y = digits
-    (finding,) = skipped("K201", model, x, [y, y.astype("float32")])
-    assert "skipped" in finding.message
+    (finding,) = found("K201", model, x, [keras.utils.to_categorical(y, 10), y.astype("float32")])
+    assert finding.message.startswith("output 'digit': output activation 'sigmoid'")
+    assert finding.details["output"] == "digit"
 
 
 # -- K202 from_logits ------------------------------------------------------------------------
@@ -588,17 +589,128 @@ def test_layer_checks_open_nested_models(digits):
     assert "inner_linear" in finding.message
 
 
-def test_output_checks_skip_several_outputs_and_layer_checks_still_run(digits):
+def two_headed(department=None, loss=None, outputs="dict"):
+    """A model with a class output 'department' and a 0/1 output 'priority' (keras.io's multi-output example)."""
+    inputs = keras.Input((64,), name="features")
+    hidden = dense(16, "relu", name="hidden")(inputs)
+    heads = {
+        "department": (department or dense(5, "softmax", name="department"))(hidden),
+        "priority": dense(1, "sigmoid", name="priority")(hidden),
+    }
+    model = keras.Model(inputs, heads if outputs == "dict" else list(heads.values()))
+    losses = {"department": loss or CCE, "priority": BCE}
+    model.compile(optimizer="adam", loss=losses if outputs == "dict" else list(losses.values()))
+    return model
+
+
+def two_targets(digits, outputs="dict"):
+    x, y = digits
+    targets = {"department": keras.utils.to_categorical(y % 5, 5), "priority": (y > 4).astype("float32")}
+    return x, (targets if outputs == "dict" else list(targets.values()))
+
+
+@pytest.mark.parametrize("outputs", ["dict", "list"])
+def test_k209_flags_crossentropy_on_a_linear_output_of_a_two_output_model(digits, outputs):
+    model = two_headed(department=dense(5, name="department"), outputs=outputs)
+    (finding,) = found("K209", model, *two_targets(digits, outputs))
+    assert finding.severity == "error"
+    assert finding.message.startswith("output 'department': loss 'categorical_crossentropy'")
+    assert "'department' is linear" in finding.message
+
+
+@pytest.mark.parametrize("outputs", ["dict", "list"])
+def test_output_checks_judge_every_output_of_a_healthy_two_output_model(digits, outputs):
+    findings = kepler.check(two_headed(outputs=outputs), *two_targets(digits, outputs), select="K2")
+    assert [f.line() for f in findings if not f.skipped] == []
+    ran = {"K201", "K202", "K203", "K204", "K209", "K211"} - {f.code for f in findings if f.skipped}
+    assert ran == {"K201", "K202", "K203", "K204", "K209", "K211"}
+
+
+def test_output_checks_match_targets_and_losses_by_output_name(digits):
+    x, y = digits
+    model = two_headed(loss="sparse_categorical_crossentropy")
+    targets = {"department": keras.utils.to_categorical(y % 5, 5), "priority": (y > 4).astype("float32")}
+    (finding,) = found("K204", model, x, targets)
+    assert finding.message.startswith("output 'department': targets are one-hot")
+    (units,) = found("K203", two_headed(department=dense(3, "softmax", name="department")), x, targets)
+    assert units.message.startswith("output 'department': the output has 3 units but the data has 5")
+
+
+def test_a_single_loss_applies_to_every_output(digits):
+    x, y = digits
+    inputs = keras.Input((64,))
+    model = keras.Model(inputs, [dense(10, "softmax", name="a")(inputs), dense(10, name="b")(inputs)])
+    model.compile(optimizer="adam", loss=SCCE)
+    (finding,) = found("K209", model, x, [y, y])
+    assert finding.message.startswith("output 'b':")
+
+
+def test_layer_checks_still_run_on_several_outputs(digits):
     x, y = digits
     inputs = keras.Input((64,))
     shared = dense(8, name="shared")(dense(8, "relu")(inputs))
     model = keras.Model(inputs, [dense(10, "softmax")(shared), dense(1, name="value")(shared)])
     model.compile(optimizer="adam", loss=[SCCE, "mse"])
-    findings = kepler.check(model, x, [y, y.astype("float32")], select="K2")
-    skipped_codes = {f.code for f in findings if f.skipped}
-    assert {"K201", "K202", "K203", "K204", "K209"} <= skipped_codes
-    (k205,) = [f for f in findings if f.code == "K205" and not f.skipped]
+    (k205,) = found("K205", model, x, [y, y.astype("float32")])
     assert "shared (Dense 8, linear)" in k205.message and "(and 1 more)" in k205.message
+
+
+class DocstringModel(keras.Model):
+    """keras.Model's own docstring example: the Dropout is assigned last but the Dense is returned."""
+
+    def __init__(self, activation="softmax"):
+        super().__init__()
+        self.dense1 = dense(32, "relu")
+        self.dense2 = dense(5, activation)
+        self.dropout = L.Dropout(0.5)
+
+    def call(self, inputs, training=False):
+        x = self.dense1(inputs)
+        x = self.dropout(x, training=training)
+        return self.dense2(x)
+
+
+class Assigned(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.head = dense(5)  # assigned first, returned last
+        self.body = dense(32, "relu")
+
+    def call(self, inputs):
+        x = self.body(inputs)
+        out = self.head(x)
+        return out
+
+
+def test_output_checks_read_the_layer_a_subclassed_model_returns(digits):
+    x, y = digits[0], digits[1] % 5
+    healthy = DocstringModel()
+    healthy.compile(optimizer="adam", loss=SCCE)
+    findings = kepler.check(healthy, x, y, select="K2")
+    assert [f.line() for f in findings if not f.skipped] == []
+    assert not {"K201", "K203", "K209"} & {f.code for f in findings if f.skipped}
+
+    linear = Assigned()
+    linear.compile(optimizer="adam", loss=SCCE)
+    (finding,) = found("K209", linear, x, y)
+    assert "the output layer 'dense" in finding.message and finding.details["activation"] == "linear"
+
+
+def test_output_checks_skip_a_subclassed_model_whose_output_is_not_one_layer(digits):
+    class Looped(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.stack = [dense(32, "relu"), dense(5, "softmax")]
+
+        def call(self, x):
+            for layer in self.stack:
+                x = layer(x)
+            return x
+
+    model = Looped()
+    model.compile(optimizer="adam", loss=SCCE)
+    (finding,) = skipped("K209", model, digits[0], digits[1] % 5)
+    assert "doesn't return one layer's output" in finding.message
 
 
 def test_findings_are_plain_data(digits, onehot):

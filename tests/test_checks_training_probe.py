@@ -79,7 +79,7 @@ def test_k411_an_output_that_lost_the_batch_dimension():
     assert "has shape () for a batch of 64 samples" in finding.message
 
 
-def test_k412_categorical_crossentropy_on_a_linear_output_of_a_multi_output_model():
+def test_a_linear_output_of_a_multi_output_model_is_reported_once_by_k209_not_again_by_k412():
     inputs = keras.Input((8,), name="features")
     hidden = L.Dense(16, activation="relu")(inputs)
     model = keras.Model(
@@ -91,9 +91,32 @@ def test_k412_categorical_crossentropy_on_a_linear_output_of_a_multi_output_mode
     )
     model.compile(optimizer="adam", loss={"priority": "binary_crossentropy", "department": "categorical_crossentropy"})
     targets = {"priority": Y[:, None], "department": keras.utils.to_categorical(RNG.integers(0, 5, len(Y)), 5)}
-    (finding,) = reported(fit(model, X, targets), "K412")
-    assert finding.message.startswith("output 'department' gives values")
+    findings = fit(model, X, targets)
+    (finding,) = reported(findings, "K209")
+    assert finding.message.startswith("output 'department': loss 'categorical_crossentropy'")
+    assert [f.line() for f in findings if f.code == "K412" and not f.skipped] == []
+
+
+class LinearHead(L.Layer):
+    """A custom head whose activation can't be read from the layer list: logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = L.Dense(5)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_k412_outputs_of_a_custom_layer_that_are_not_probabilities():
+    model = Net(LinearHead())
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    targets = keras.utils.to_categorical(RNG.integers(0, 5, len(Y)), 5)
+    findings = fit(model, X, targets)
+    (finding,) = reported(findings, "K412")
+    assert finding.message.startswith("the output gives values")
     assert "but its loss 'categorical_crossentropy' (from_logits=False) reads it as probabilities" in finding.message
+    assert [f.code for f in findings if f.code == "K209" and not f.skipped] == []
 
 
 @pytest.mark.parametrize("zero_init", [False, True])

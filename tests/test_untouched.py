@@ -187,6 +187,39 @@ def test_shuffled_dataset_gives_the_same_batches_and_weights(kepler_home, digits
     assert seen == expected
 
 
+def mapped_shuffled_dataset(x: np.ndarray, y: np.ndarray, seed=None) -> tf.data.Dataset:
+    """A pipeline Kepler can't read from its source arrays (the map), reshuffled on every pass."""
+    return tf.data.Dataset.from_tensor_slices((x, y)).map(lambda a, b: (a * 1.0, b)).shuffle(256, seed=seed).batch(32)
+
+
+@pytest.mark.parametrize("seed", [None, 11])
+def test_a_reshuffled_pipeline_is_sampled_from_a_copy_and_fit_sees_the_same_order(kepler_home, digits, seed):
+    x, y = digits
+    tf.random.set_seed(3)
+    dataset = mapped_shuffled_dataset(x, y, seed)
+    view, passed = describe_fit_data(dataset, None)
+    assert passed is dataset and view.problem is None
+    assert view.x.shape == (8 * 32, 64) and "copy of the shuffled" in view.note
+    seen = [[b.numpy().tolist() for _, b in dataset] for _epoch in range(2)]
+    tf.random.set_seed(3)
+    control = mapped_shuffled_dataset(x, y, seed)
+    expected = [[b.numpy().tolist() for _, b in control] for _epoch in range(2)]
+    assert seen == expected
+    assert seen[0] != seen[1]  # the control: it does reshuffle on every pass
+    # the sample is the order of the user's first pass
+    assert view.y[:32].tolist() == expected[0][0]
+
+    tf.random.set_seed(4)
+    plain = build()
+    plain.fit(mapped_shuffled_dataset(x, y, seed), epochs=EPOCHS, verbose=0)
+    tf.random.set_seed(4)
+    model = build()
+    with ModelInspector(model=model, project="untouched", show=quiet) as mi:
+        mi.fit(mapped_shuffled_dataset(x, y, seed), epochs=EPOCHS, verbose=0)
+    assert not [f for f in mi.findings if f.stage == "data" and f.skipped and "reshuffles" in f.message]
+    assert_bitwise_equal(state(plain), state(model))
+
+
 def test_dataset_with_random_augmentation_is_not_advanced():
     flip = keras.layers.RandomFlip("horizontal", seed=1)
     images = np.arange(4 * 4 * 4, dtype="float32").reshape(4, 4, 4, 1)

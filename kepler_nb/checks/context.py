@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..fit.model import learning_rate, name_of
-from .registry import Skip
+from .heads import Head, head_activation, head_units, loss_for, model_heads, snake_case
+from .registry import Report, Skip
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from concurrent.futures import Future
 
     from ..fit.call import FitCall
@@ -99,7 +101,7 @@ class CheckContext:
     @functools.cached_property
     def loss_name(self) -> str | None:
         """The loss as a snake_case name (``categorical_crossentropy``), if single."""
-        loss = getattr(self.model, "loss", None)
+        loss = self.loss_object
         if isinstance(loss, (dict, list, tuple)):
             return None
         name = name_of(loss)
@@ -109,7 +111,7 @@ class CheckContext:
 
     @functools.cached_property
     def loss_config(self) -> dict[str, Any]:
-        loss = getattr(self.model, "loss", None)
+        loss = self.loss_object
         get_config = getattr(loss, "get_config", None)
         try:
             return dict(get_config()) if get_config else {}
@@ -126,41 +128,134 @@ class CheckContext:
         return type(optimizer).__name__ if optimizer is not None else None
 
     @functools.cached_property
+    def heads(self) -> list[Head]:
+        """The model's outputs, each with the layer that makes it (see :mod:`.heads`)."""
+        return model_heads(self.model)
+
+    @functools.cached_property
+    def outputs(self) -> list[OutputContext]:
+        """One context per output of the model, made once and shared by the checks."""
+        several = len(self.heads) > 1
+        found = []
+        for head in self.heads:
+            out = OutputContext(
+                call=self.call,
+                history=self.history,
+                environment=self.environment,
+                train_fingerprint=self.train_fingerprint,
+                head=head,
+                several=several,
+            )
+            out.__dict__["heads"] = self.heads
+            found.append(out)
+        return found
+
+    @property
+    def loss_object(self) -> Any:
+        """The loss as compiled: a string, a loss object, or a dict/list of them."""
+        return getattr(self.model, "loss", None)
+
+    @functools.cached_property
     def output_layer(self) -> Any:
-        layers = getattr(self.model, "layers", [])
-        if not layers:
+        """The layer that makes the model's single output; Skip for several outputs or an unknown one."""
+        if not getattr(self.model, "layers", None):
             raise Skip("the model has no layers to inspect")
-        outputs = getattr(self.model, "outputs", None)
-        if outputs is not None and len(outputs) > 1:
+        if len(self.heads) > 1:
             raise Skip("models with several outputs are not inspected by this check")
-        return layers[-1]
+        return known_layer(self.heads[0])
 
     @functools.cached_property
     def output_activation(self) -> str | None:
         """The output's activation: the last layer's, or a trailing Activation/Softmax layer's."""
-        layer = self.output_layer
-        if type(layer).__name__ == "Softmax":
-            return "softmax"
-        activation = getattr(layer, "activation", None)
-        return _snake(name_of(activation)) if activation is not None else None
+        activation = head_activation(self.output_layer)
+        if activation is None:
+            raise Skip(
+                f"the output layer {self.output_layer.name!r} ({type(self.output_layer).__name__}) has no "
+                "activation that can be read"
+            )
+        return activation
 
     @functools.cached_property
     def output_units(self) -> int | None:
-        try:
-            shape = self.model.outputs[0].shape
-            return int(shape[-1]) if shape[-1] is not None else None
-        except Exception:  # noqa: BLE001 - unbuilt Sequential: fall back to the last layer with units
-            for layer in reversed(self.model.layers):
-                units = getattr(layer, "units", None)
-                if units is not None:
-                    return int(units)
-            return None
+        _ = self.output_layer
+        return head_units(self.heads[0])
 
 
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper()):
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+def known_layer(head: Head) -> Any:
+    """The head's layer, or Skip saying why it isn't known."""
+    if head.layer is None:
+        raise Skip(f"the layer that makes the output isn't known: {head.unknown}")
+    return head.layer
+
+
+_snake = snake_case
+
+
+@dataclass
+class OutputContext(CheckContext):
+    """The context as seen by a check of one output: its layer, its loss, its targets."""
+
+    head: Head | None = None
+    several: bool = False
+
+    @property
+    def loss_object(self) -> Any:
+        return loss_for(getattr(self.model, "loss", None), self.head, self.heads)
+
+    @functools.cached_property
+    def output_layer(self) -> Any:
+        return known_layer(self.head)
+
+    @functools.cached_property
+    def output_units(self) -> int | None:
+        return head_units(self.head)
+
+    @property
+    def label(self) -> str:
+        """How a message names this output: ``output 'department'``, or nothing for a single output."""
+        return f"output {self.head.name!r}" if self.several else ""
+
+    def train_y(self) -> np.ndarray:
+        if not self.several:
+            return super().train_y()
+        view = self.train
+        if view.problem:
+            raise Skip(view.problem)
+        targets = view.targets
+        if self.head.name in targets:
+            return targets[self.head.name]
+        if len(targets) == len(self.heads) and f"y{self.head.index}" in targets:
+            return targets[f"y{self.head.index}"]
+        raise Skip(f"the targets of output {self.head.name!r} can't be told apart from the others")
+
+
+def per_output(func: Callable[[CheckContext], Iterable[Report] | None]) -> Callable[[CheckContext], list[Report]]:
+    """Run a check of the model's output on each output in turn, naming the output in what it reports.
+
+    A check that skips one output still judges the others; it skips as a
+    whole only when it could judge none.
+    """
+
+    @functools.wraps(func)
+    def run(ctx: CheckContext) -> list[Report]:
+        if not getattr(ctx.model, "layers", None):
+            raise Skip("the model has no layers to inspect")
+        outputs = ctx.outputs
+        reports: list[Report] = []
+        skipped: list[str] = []
+        for out in outputs:
+            try:
+                found = list(func(out) or [])
+            except Skip as why:
+                skipped.append(f"{out.label}: {why}" if out.several else str(why))
+                continue
+            for report in found:
+                if out.several:
+                    report.message = f"{out.label}: {report.message}"
+                    report.details = {"output": out.head.name, **report.details}
+                reports.append(report)
+        if len(skipped) == len(outputs):
+            raise Skip("; ".join(dict.fromkeys(skipped)))
+        return reports
+
+    return run

@@ -51,7 +51,7 @@ def canonical_loss(ctx: CheckContext) -> str | None:
     name = LOSS_ALIASES.get(name, name)
     if name not in KNOWN_LOSSES:
         # A loss object renamed by the user still wraps a known function.
-        fn = getattr(getattr(ctx.model, "loss", None), "fn", None)
+        fn = getattr(ctx.loss_object, "fn", None)
         inner = _snake(getattr(fn, "__name__", "") or "")
         name = LOSS_ALIASES.get(inner, inner) if inner in KNOWN_LOSSES or inner in LOSS_ALIASES else name
     return name

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .context import per_output
 from .losses import (
     BINARY_LOSSES,
     CATEGORICAL_LOSSES,
@@ -35,6 +36,7 @@ def single_output(ctx: CheckContext) -> None:
 
 
 @check("K201", "activation-loss-mismatch", stage="model", severity="error")
+@per_output
 def activation_loss_mismatch(ctx: CheckContext):
     """Output activation does not fit the loss.
 
@@ -120,6 +122,7 @@ def activation_loss_mismatch(ctx: CheckContext):
 
 
 @check("K202", "from-logits-on-probabilities", stage="model", severity="error")
+@per_output
 def from_logits_mismatch(ctx: CheckContext):
     """`from_logits` disagrees with the output activation.
 
@@ -171,6 +174,7 @@ UNUSED_UNITS_MIN_SAMPLES_PER_UNIT = 5
     severity="error",
     thresholds={"unused_units_min_samples_per_unit": UNUSED_UNITS_MIN_SAMPLES_PER_UNIT},
 )
+@per_output
 def output_units_mismatch(ctx: CheckContext):
     """Output units disagree with the labels.
 
@@ -244,6 +248,7 @@ def output_units_mismatch(ctx: CheckContext):
 
 
 @check("K204", "label-encoding-mismatch", stage="model", severity="error")
+@per_output
 def label_encoding_mismatch(ctx: CheckContext):
     """Label encoding disagrees with the loss.
 
@@ -301,6 +306,7 @@ def label_encoding_mismatch(ctx: CheckContext):
 
 
 @check("K209", "loss-output-range-mismatch", stage="model", severity="warning")
+@per_output
 def loss_output_range_mismatch(ctx: CheckContext):
     """Loss does not fit the output's range (MSE on softmax, cross-entropy on a linear output).
 
@@ -382,6 +388,7 @@ def loss_output_range_mismatch(ctx: CheckContext):
 
 
 @check("K211", "regression-loss-on-class-labels", stage="model", severity="warning")
+@per_output
 def regression_loss_on_class_labels(ctx: CheckContext):
     """A regression loss on a linear output whose targets are class labels.
 

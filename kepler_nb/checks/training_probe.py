@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..fit.model import name_of
+from .heads import head_activation, model_heads
 from .registry import Report, Skip, check
 from .training import probe_inputs
 
@@ -246,7 +247,8 @@ def outputs_outside_loss_range(ctx: TrainingContext):
     ## What it does
     When training starts, calls the model once on a probe batch and checks
     each output against its loss (a dict or list of losses is matched to
-    the outputs): binary cross-entropy without `from_logits` needs values
+    the outputs). Outputs whose layer visibly ends linear, relu or tanh are
+    left to K201/K209, which report them before training. Binary cross-entropy without `from_logits` needs values
     in [0, 1]; categorical cross-entropy without `from_logits` needs rows
     of values in [0, 1] that sum to 1. Works for subclassed models and
     custom layers, whose activations can't be read from the layer list.
@@ -271,10 +273,13 @@ def outputs_outside_loss_range(ctx: TrainingContext):
     """
     facts = probe(ctx)
     judged = False
+    read = _readable_activations(ctx.model, list(facts["outputs"]))
     for name, out in facts["outputs"].items():
         loss, logits = facts["losses"].get(name, (None, False))
         if loss is None or logits or loss not in PROBABILITY_LOSSES | DISTRIBUTION_LOSSES or out.size == 0:
             continue
+        if read.get(name) not in (None, *SQUASHING):
+            continue  # a linear, relu or tanh output layer: K201/K209 report it before training, once
         judged = True
         low, high = float(np.nanmin(out)), float(np.nanmax(out))
         problem = None
@@ -294,3 +299,14 @@ def outputs_outside_loss_range(ctx: TrainingContext):
             )
     if not judged:
         raise Skip("no output is trained with a probability loss that expects probabilities")
+
+
+SQUASHING = ("sigmoid", "hard_sigmoid", "softmax")
+
+
+def _readable_activations(model: Any, names: list[str]) -> dict[str, str | None]:
+    """The activation each output's layer is seen to end with before training (None where it can't be read)."""
+    heads = model_heads(model)
+    if len(heads) == 1 and len(names) == 1:
+        return {names[0]: head_activation(heads[0].layer)}
+    return {h.name: head_activation(h.layer) for h in heads}

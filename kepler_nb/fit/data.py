@@ -6,7 +6,10 @@ datasets, ``PyDataset``s and Python generators into numpy arrays, without
 copying what is already an array and without consuming what ``fit`` will
 read. Datasets and generators are looked at through a bounded sample; a
 generator is replaced by one that replays the sampled items first, so ``fit``
-still sees every item.
+still sees every item. A ``tf.data`` pipeline that reshuffles on every pass
+is read through a copy whose shuffles have seed generators of their own
+(:func:`own_shuffle_copy`): the user's pipeline yields the same order as if
+Kepler had never read it.
 """
 
 from __future__ import annotations
@@ -213,7 +216,15 @@ def _view_dataset(ds: Any) -> DataView:
         view.note = "the arrays the tf.data pipeline slices, read without iterating it"
         return view
     changes = _changes_when_read(ds)
-    if changes:
+    what = "a tf.data.Dataset"
+    if changes == RESHUFFLES:
+        # Iterating it would advance its shuffle's seed: a copy with seed generators of its own is read instead.
+        copy = own_shuffle_copy(ds)
+        if copy is None:
+            why = f"not sampled: reading it here would change what fit reads ({changes}, and it can't be copied)"
+            return DataView(kind="dataset", complete=False, note=why, problem=why)
+        ds, what = copy, "a copy of the shuffled tf.data pipeline"
+    elif changes:
         why = f"not sampled: reading it here would change what fit reads ({changes})"
         return DataView(kind="dataset", complete=False, note=why, problem=why)
     try:
@@ -221,9 +232,43 @@ def _view_dataset(ds: Any) -> DataView:
         batches = [_to_numpy(b) for b in ds.take(SAMPLE_BATCHES)]
     except Exception as error:  # noqa: BLE001 - a user pipeline can raise anything
         return DataView(kind="dataset", complete=False, problem=f"the dataset could not be sampled ({error})")
-    view = view_batches(batches, "dataset", f"first {len(batches)} batches of a tf.data.Dataset", None)
+    view = view_batches(batches, "dataset", f"first {len(batches)} batches of {what}", None)
     view.note += f"; {total} batches in all" if total is not None else ""
     return view
+
+
+# Dataset ops that draw their order from a seed generator resource, and which input holds it.
+SEED_GENERATOR_INPUT = {"ShuffleDatasetV3": 4, "ShuffleAndRepeatDatasetV2": 5}
+
+
+def own_shuffle_copy(ds: Any) -> Any:
+    """A copy of ``ds`` whose shuffles draw from seed generators of their own, or None.
+
+    The pipeline is serialized (refusing any stateful function) and rebuilt
+    with each shuffle's shared seed generator replaced by a fresh one: the
+    copy starts from the same seeds, so it yields the order of the user's
+    next pass, and reading it advances nothing the user's dataset reads.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import graph_pb2
+    from tensorflow.python.data.ops import dataset_ops, options
+
+    try:
+        serialized = ds._as_serialized_graph(external_state_policy=options.ExternalStatePolicy.FAIL)
+        graph = graph_pb2.GraphDef()
+        graph.ParseFromString(serialized.numpy())
+        for node in list(graph.node):
+            if "Shuffle" in node.op and node.op not in SEED_GENERATOR_INPUT:
+                return None  # a shuffle op this version doesn't know how to give its own seeds
+            index = SEED_GENERATOR_INPUT.get(node.op)
+            if index is not None:
+                own = graph.node.add()
+                own.name, own.op = f"{node.name}/own_seed_generator", "DummySeedGenerator"
+                node.input[index] = own.name
+        variant = tf.raw_ops.DatasetFromGraph(graph_def=graph.SerializeToString())
+        return dataset_ops._VariantDataset(variant, ds.element_spec)
+    except Exception:  # noqa: BLE001 - an unfamiliar pipeline: not sampled
+        return None
 
 
 # Steps that only reorder, group or repeat the samples of their input.
@@ -295,10 +340,13 @@ def _changes_when_read(ds: Any) -> str | None:
     """Why iterating ``ds`` would change what its next iteration yields, or None.
 
     A ``shuffle`` that reshuffles each iteration draws its order from a seed
-    shared by all iterators, so every read advances it; so do Keras random
-    layers, ``tf.random.Generator`` and Python functions in a ``map``.
+    shared by all iterators, so every read advances it (:data:`RESHUFFLES`,
+    returned only when nothing else changes: a copy with its own seeds can
+    be read); so do Keras random layers, ``tf.random.Generator`` and Python
+    functions in a ``map``.
     """
     pending, seen = [ds], set()
+    reshuffles = False
     try:
         while pending:
             node = pending.pop()
@@ -307,7 +355,7 @@ def _changes_when_read(ds: Any) -> str | None:
             seen.add(id(node))
             kind = type(node).__name__
             if "Shuffle" in kind and getattr(node, "_reshuffle_each_iteration", True):
-                return "it reshuffles on every pass"
+                reshuffles = True
             if kind.lstrip("_").startswith("Random"):
                 return "it draws new random numbers on every pass"
             for wrapper in node._functions():
@@ -320,7 +368,10 @@ def _changes_when_read(ds: Any) -> str | None:
             pending.extend(node._inputs())
     except Exception as error:  # noqa: BLE001 - unknown pipeline: don't risk reading it
         return f"its pipeline could not be inspected ({type(error).__name__})"
-    return None
+    return RESHUFFLES if reshuffles else None
+
+
+RESHUFFLES = "it reshuffles on every pass"
 
 
 def _to_numpy(value: Any) -> Any:
