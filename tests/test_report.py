@@ -533,7 +533,7 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=
     """%%kepler_fit --project notebook --name "from a notebook" --hypothesis "16 units learn digits in 2 epochs"
 model.fit(x, y, epochs=2, validation_split=0.2, verbose=0)""",
     '%kepler note 1 "It learns: validation accuracy rises every epoch."',
-    "%kepler export 1 -o report.html",
+    "%kepler export 1 -o report.html --with-notebook",
 ]
 
 
@@ -574,3 +574,20 @@ def test_the_templates_ship_inside_the_package():
     templates = files("kepler_nb.presentation.report") / "templates"
     names = {p.name for p in templates.iterdir()}
     assert {"base.html.j2", "experiment.html.j2", "comparison.html.j2", "project.html.j2", "report.css"} <= names
+
+
+def test_a_report_shows_the_runs_own_cell_and_the_other_cells_only_when_asked(tmp_path):
+    journal = Journal(tmp_path / "home")
+    own = "model.fit(x, y, epochs=2)"
+    other = 'api_key = load_secret("team-vault")  # a cell that is nobody else\'s business'
+    snapshot = {
+        "cells": [{"cell_type": "code", "source": other}, {"cell_type": "code", "source": "%%kepler_fit\n" + own}]
+    }
+    eid = journal.start({"project": "shared", "name": "to share"}, {"cell": own, "notebook": snapshot})
+    journal.update(eid, {"status": "finished", "epochs_done": 2})
+
+    shared = kepler.export_html(eid, tmp_path / "shared.html", journal=journal).read_text()
+    assert "kepler_fit" in shared and "epochs" in shared  # the run's own cell, as it ran
+    assert "team-vault" not in shared and "--with-notebook" in shared  # the rest left out, and how to include it
+    full = kepler.export_html(eid, tmp_path / "full.html", journal=journal, with_notebook=True).read_text()
+    assert "team-vault" in full and "The notebook as saved" in full

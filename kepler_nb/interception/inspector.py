@@ -292,13 +292,15 @@ class ModelInspector:
         """The end could not be written: try its few summary fields alone, else keep them for later."""
         eid = self.experiment_id
         lacking = [callback.unrecorded_text()] if callback.unrecorded else []
-        lacking.append(f"how it ended ({summary.get('status')}; {_one_line(failure)})")
         small = {k: summary[k] for k in ("status", "finished", "epochs_done", "final", "error") if k in summary}
-        small["unrecorded"] = "; ".join(lacking)
+        small["unrecorded"] = "; ".join([*lacking, f"its training findings and model details ({_one_line(failure)})"])
         try:
             self.journal.update(eid, small)
+            lacking.append("its training findings and model details")
             later = ""
         except Exception:  # noqa: BLE001 - kept: written by the next write of this journal, or at exit
+            lacking.append(f"how it ended ({summary.get('status')}; {_one_line(failure)})")
+            small["unrecorded"] = "; ".join(lacking)
             self.journal.update_later(eid, small)
             later = " It is written when the journal can be written again (or when this kernel exits)."
         self.show(f"Kepler: experiment {eid} is recorded without {' and '.join(lacking)}.{later}")

@@ -25,6 +25,15 @@ class EventLogHandler(RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log line that can't be written (full disk, read-only home) is dropped silently.
+
+        logging's default prints a traceback to stderr for each failed line:
+        in the middle of a user's cell, for a diagnostic file. Whatever
+        failed the write is already told to the user where it matters
+        (the journal's own "trains unrecorded" line).
+        """
+
 
 _lock = threading.Lock()
 

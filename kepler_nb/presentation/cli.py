@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import sys
 import warnings
 
@@ -45,6 +46,11 @@ def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
     export.add_argument("ids", nargs="*", metavar="ID", help="Experiment ids (from `kepler list`).")
     export.add_argument("--project", "-p", help="Summarise every experiment of this project instead.")
     export.add_argument("-o", "--output", help="The HTML file to write (default: kepler-<id>.html here).")
+    export.add_argument(
+        "--with-notebook",
+        action="store_true",
+        help="Include the notebook's other cells as saved when the run started (left out by default).",
+    )
     note = commands.add_parser("note", help='Write the conclusion of an experiment: kepler note ID "what it showed".')
     note.add_argument("id", help="The experiment's id.")
     note.add_argument("text", nargs="*", help="The conclusion (replaces any earlier one); none prints the current one.")
@@ -100,6 +106,8 @@ def os_error_message(error: OSError) -> str:
         advice = "the journal folder can't be written here: make it writable, or point --home (KEPLER_HOME) elsewhere"
     elif number in (errno.ENOSPC, errno.EDQUOT):
         advice = "the disk is full: free some space and run again"
+    elif number == errno.EEXIST and os.path.isfile(path):
+        return f"{path} is a file, where Kepler expects its journal folder: point --home (KEPLER_HOME) at a folder"
     elif number == errno.ENAMETOOLONG:
         advice = "the file name is too long: give a shorter one (-o FILE.html)"
     else:
@@ -167,7 +175,10 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.ids and not args.project:
         raise ValueError("export what? Give experiment ids (`kepler export 3 -o r.html`) or --project P")
-    path = export_html(args.ids or None, args.output, project=args.project, journal=Journal(args.home))
+    journal = Journal(args.home)
+    path = export_html(
+        args.ids or None, args.output, project=args.project, journal=journal, with_notebook=args.with_notebook
+    )
     _out(f"Wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
     return 0
 

@@ -32,6 +32,7 @@ def export_html(
     *,
     project: str | None = None,
     journal: Journal | None = None,
+    with_notebook: bool = False,
 ) -> Path:
     """Write an HTML report and return its path.
 
@@ -39,9 +40,10 @@ def export_html(
     (and no id) a summary of every experiment of that project, each with its
     own section. Without ``path`` (or with a folder) the file is named
     ``kepler-<id>.html``, ``kepler-compare-<ids>.html`` or
-    ``kepler-<project>.html``.
+    ``kepler-<project>.html``. A report is meant to be shared: it shows the
+    run's own cell, and the rest of the notebook only ``with_notebook``.
     """
-    html = report_html(experiment_id, project=project, journal=journal)
+    html = report_html(experiment_id, project=project, journal=journal, with_notebook=with_notebook)
     default = default_filename(experiment_id, project)
     target = Path(path) if path is not None else Path(default)
     if target.is_dir():
@@ -56,6 +58,7 @@ def report_html(
     *,
     project: str | None = None,
     journal: Journal | None = None,
+    with_notebook: bool = False,
 ) -> str:
     """The report :func:`export_html` would write, as a string (for a widget to offer as a download)."""
     journal = journal or Journal()
@@ -65,7 +68,7 @@ def report_html(
     if project is not None:
         return project_html(project, journal)
     if len(ids) == 1:
-        return experiment_html(ids[0], journal)
+        return experiment_html(ids[0], journal, with_notebook=with_notebook)
     if ids:
         return comparison_html(ids, journal)
     raise ValueError("export needs an experiment id (or several, to compare them), or project=")
@@ -81,11 +84,11 @@ def default_filename(experiment_id: int | str | Sequence[int | str] | None = Non
     return f"kepler-compare-{'-'.join(_slug(str(i)) for i in ids)}.html"
 
 
-def experiment_html(experiment_id: int | str, journal: Journal | None = None) -> str:
-    """The report of one experiment, as an HTML string."""
+def experiment_html(experiment_id: int | str, journal: Journal | None = None, with_notebook: bool = False) -> str:
+    """The report of one experiment, as an HTML string (the notebook's other cells only ``with_notebook``)."""
     journal = journal or Journal()
     record = journal.get(experiment_id)
-    view = experiment_view(record, journal, summaries=journal.experiments())
+    view = experiment_view(record, journal, summaries=journal.experiments(), with_notebook=with_notebook)
     return render("experiment.html.j2", title=f"#{record['id']} {record.get('name') or ''}", e=view)
 
 

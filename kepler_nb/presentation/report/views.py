@@ -110,11 +110,14 @@ def experiment_view(
     summaries: list[dict[str, Any]] | None = None,
     anchors: Iterable[int] = (),
     compact: bool = False,
+    with_notebook: bool = False,
 ) -> dict[str, Any]:
     """Everything the templates show about one experiment, as plain values.
 
-    ``compact`` leaves out the full model configuration and the notebook
-    snapshot, so a summary of many experiments stays small.
+    ``compact`` leaves out the full model configuration, so a summary of
+    many experiments stays small. The notebook snapshot (every other cell,
+    which may hold what the user would not share) is shown only
+    ``with_notebook``.
     """
     env = record.get("environment") or {}
     history = record.get("history") or {}
@@ -153,7 +156,8 @@ def experiment_view(
         "fit": fact_rows((record.get("fit") or {}).items()),
         "data": _data_view(record.get("data") or {}),
         "cell": _cell_view(record),
-        "snapshot": None if compact else _snapshot_view(snapshot),
+        "snapshot": _snapshot_view(snapshot) if with_notebook and not compact else None,
+        "snapshot_left_out": bool(snapshot and snapshot.get("cells")) and not with_notebook,
         "environment": fact_rows(_environment_items(env)),
         "related": related(record, journal, summaries, set(anchors)) if journal is not None else {},
         "estimator": estimator_view(record),
