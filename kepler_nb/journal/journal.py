@@ -10,6 +10,7 @@ import atexit
 import getpass
 import json
 import logging
+import operator
 import os
 import socket
 import time
@@ -22,7 +23,9 @@ from tinydb import TinyDB
 from .blobs import BlobStore, DamagedBlobError
 from .eventlog import attach_event_log
 from .home import kepler_home
+from .index import LookupIndex
 from .privacy import clean, load_record_settings
+from .snapshot import gc_paused
 from .storage import PRIVATE, PRIVATE_DIR, JournalStorage, JournalTable, write_all
 
 if TYPE_CHECKING:
@@ -108,6 +111,7 @@ class Journal:
         # Summary fields that could not be written (a full disk): shown by this
         # journal's reads, written by its next write or when the process exits.
         self._pending: dict[int, dict[str, Any]] = {}
+        self._index = LookupIndex()
 
     # -- writing -----------------------------------------------------------
     def start(self, summary: dict[str, Any], parts: dict[str, Any]) -> int:
@@ -198,17 +202,20 @@ class Journal:
     # -- reading -----------------------------------------------------------
     def experiments(self, project: str | None = None) -> list[dict[str, Any]]:
         """Every experiment's summary (optionally of one project), oldest first."""
-        stored = self._stored()
+        docs = self._stored()
         if project is not None:
-            stored = [(i, d) for i, d in stored if d.get("project") == project]
-        stored.sort(key=lambda item: item[0])
-        return [self._summary(d, i) for i, d in stored]
+            docs = [d for d in docs if d.get("project") == project]
+        with gc_paused():  # 50,000 new summaries, none of them garbage
+            return [self._summary(d) for d in docs]
 
-    def _stored(self) -> list[tuple[int, dict[str, Any]]]:
-        """``(id, document)`` of every experiment as the storage holds it: not copied once for TinyDB
-        and again for the summary (listing 50,000 experiments is mostly these copies)."""
-        tables = self.storage.read() or {}
-        return [(int(i), d) for i, d in tables.get(self.table.name, {}).items()]
+    def _stored(self) -> list[Any]:
+        """Every experiment's document as the storage holds it (each with its ``doc_id``), oldest first:
+        not copied once for TinyDB and again for the summary. Read them; never change them."""
+        docs = self._stored_by_id().values()
+        return sorted(docs, key=_DOC_ID)  # already in order, but for records rewritten by a recovery
+
+    def _stored_by_id(self) -> dict[str, Any]:
+        return (self.storage.read() or {}).get(self.table.name, {})
 
     def get(self, experiment_id: int | str) -> dict[str, Any]:
         """The full record of one experiment, as plain JSON-able data."""
@@ -224,7 +231,7 @@ class Journal:
 
     def latest(self, **fields: Any) -> dict[str, Any] | None:
         """The full record of the newest experiment whose summary has these field values."""
-        for doc in reversed(self.table.all()):  # ids grow with time
+        for doc in reversed(self._stored()):  # ids grow with time
             if all(doc.get(k) == v for k, v in fields.items()):
                 return self.get(doc.doc_id)
         return None
@@ -256,16 +263,19 @@ class Journal:
         from .query import parse
 
         parsed = parse(query) if isinstance(query, str) else query
-        docs = sorted(self.table.all(), key=lambda d: d.doc_id)
-        cells = {d.doc_id: (d.get("blobs") or {}).get("cell") for d in docs}
         # Matched on the stored documents; only the matches become summaries (a
         # running one first, since its status may really be "interrupted").
-        view = [self._summary(d) if d.get("status") == "running" else d for d in docs]
-        return parsed.apply(
-            view,
-            source=lambda d: self._cell_source(cells.get(getattr(d, "doc_id", None) or d.get("id"))),
-            convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d,
-        )
+        view: list[Any] = self._stored()
+        cells: dict[int, Any] = {}  # of the running ones, whose summaries have no blobs
+        for at, doc in enumerate(view):
+            if doc.get("status") == "running":
+                cells[doc.doc_id] = (doc.get("blobs") or {}).get("cell")
+                view[at] = self._summary(doc)
+
+        def source(d: Any) -> str:
+            return self._cell_source((d.get("blobs") or {}).get("cell") if hasattr(d, "doc_id") else cells.get(d["id"]))
+
+        return parsed.apply(view, source=source, convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d)
 
     def similar(self, model_or_experiment: Any, k: int = 5) -> list[dict[str, Any]]:
         """The ``k`` earlier experiments most like a model or an experiment, best first.
@@ -328,12 +338,19 @@ class Journal:
         """What the journal knows of a run about to start: its duplicate, similar runs, a transfer candidate.
 
         ``target`` holds a run's signature fields; see
-        :func:`kepler_nb.journal.similarity.lookup`. Only summary documents
-        are read, and only the experiments returned become summaries.
+        :func:`kepler_nb.journal.similarity.lookup`. Only the summary documents
+        it could return are read (:mod:`.index` knows which), and only the
+        experiments returned become summaries.
         """
         from .similarity import lookup
 
-        docs = (self._summary(d) if d.get("status") == "running" else d for d in self.table.all())
+        with self.storage.mutex:
+            stored = self._stored_by_id()
+            token, changed = self.storage.changes(self._index.token)
+            self._index.follow(token, changed, self.table.name, stored)
+            ids = self._index.candidates(target)
+        chosen = self._stored() if ids is None else [stored[i] for i in ids if i in stored]
+        docs = (self._summary(d) if d.get("status") == "running" else d for d in chosen)
         found = lookup(docs, target, k=k, exclude=exclude, include_same=include_same)
 
         def summary(doc: Any) -> Any:
@@ -417,6 +434,9 @@ class Journal:
                 }
                 entries.append(entry)
         return entries
+
+
+_DOC_ID = operator.attrgetter("doc_id")
 
 
 def _now() -> str:

@@ -55,6 +55,7 @@ import threading
 import time
 import uuid
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ import psutil
 from filelock import FileLock
 from tinydb.storages import Storage
 from tinydb.table import Table
+
+from .snapshot import Snapshot, gc_paused, read_snapshot, write_snapshot
 
 log = logging.getLogger("kepler")
 
@@ -83,6 +86,8 @@ COMPACT_MIN_LINES = 2000
 # Refresh the backup once the log has grown by this fraction since it was taken.
 BACKUP_GROWTH = 0.25
 BACKUP_MIN_BYTES = 4 * 1024  # small journals get a copy early; copying them is cheap
+# Changes kept for :meth:`JournalStorage.changes`; past this many, readers of them re-read everything.
+CHANGES_MAX = 100_000
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 
@@ -96,11 +101,13 @@ class _Doc(dict):
     writes the documents in the ledger plus any new document object.
     """
 
-    __slots__ = ("ledger",)
+    __slots__ = ("doc_id", "ledger")
 
-    def __init__(self, data: dict[str, Any], ledger: dict[int, _Doc]) -> None:
+    def __init__(self, data: dict[str, Any], ledger: dict[int, _Doc], doc_id: int = 0) -> None:
         super().__init__(data)
         self.ledger = ledger
+        # Like TinyDB's Document: the journal reads the cached documents themselves, without a copy of each.
+        self.doc_id = doc_id
 
 
 def _noting(name: str) -> Any:
@@ -199,11 +206,18 @@ class _IntKeyed(MutableMapping):
 class JournalStorage(Storage):
     """Append-only JSON-lines storage with a file lock, for ``TinyDB(storage=...)``."""
 
+    # A snapshot (:mod:`.snapshot`) is kept for logs of at least this many bytes (smaller ones replay in
+    # milliseconds), and taken again once the lines after it exceed this fraction of the log.
+    snapshot_min_bytes = 1024 * 1024
+    snapshot_stale = 0.05
+
     def __init__(self, path: str | os.PathLike, lock_timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self.head_path = self.path.with_name(self.path.name + ".head")
+        self.snapshot_path = self.path.with_name(self.path.name + ".snap")
+        self._epoch = 0
         self.lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout, mode=PRIVATE)
         # Threads of one process share this object: one at a time reads or writes it.
         self.mutex = threading.RLock()
@@ -214,6 +228,7 @@ class JournalStorage(Storage):
     def read(self) -> Tables | None:
         with self.mutex:
             self._refresh()
+            self._maybe_snapshot()
             # TinyDB replaces whole tables in the outer dict and never changes a
             # table dict it read, only the documents in it (noted by _Doc). The
             # table dicts are lent, not given: a refresh copies them before
@@ -237,7 +252,11 @@ class JournalStorage(Storage):
                 self._forget()  # TinyDB may have edited cached documents: reload them from the file
                 raise
             for name, doc_id in changed:
-                data[name][doc_id] = _Doc(data[name][doc_id], self._ledger)
+                data[name][doc_id] = _Doc(data[name][doc_id], self._ledger, int(doc_id))
+            if len(lines) == len(changed) and len(self._changes) < CHANGES_MAX:  # new and edited documents only
+                self._changes += changed
+            else:  # deletions: readers of changes() re-read everything
+                self._changes_lost()
             self._ledger.clear()
             self._tables = dict(data)
             self._maybe_compact()
@@ -249,6 +268,19 @@ class JournalStorage(Storage):
         """The highest document id ever written to ``table`` (0 if none): new ids go above it."""
         with self.mutex:
             return self._ids.get(table, 0)
+
+    def changes(self, since: tuple[int, int] | None = None) -> tuple[tuple[int, int], list[tuple[str, str]] | None]:
+        """A token for the documents as last read, and the ``(table, id)`` of each document written or read
+        from the file since the read that gave ``since``; None when that can't be said (read everything again).
+
+        What changed is known from the lines themselves, so that an index of the documents (the journal's
+        lookup before a fit) follows them without comparing every document.
+        """
+        with self.mutex:
+            token = (self._epoch, len(self._changes))
+            if since is None or since[0] != self._epoch or since[1] > token[1]:
+                return token, None
+            return token, self._changes[since[1] :]
 
     @property
     def generation(self) -> str | None:
@@ -273,6 +305,13 @@ class JournalStorage(Storage):
         self._ids: dict[str, int] = {}
         self._offset = 0
         self._lines = 0
+        self._crc = 0  # CRC-32 of the file's first _offset bytes: what a snapshot is checked against
+        self._snapshot_offset = 0  # where the last snapshot this object read or wrote ends
+        self._changes_lost()
+
+    def _changes_lost(self) -> None:
+        self._epoch += 1
+        self._changes: list[tuple[str, str]] = []
 
     def _refresh(self) -> None:
         problem = self._load()
@@ -301,6 +340,8 @@ class JournalStorage(Storage):
             if generation is None or generation != self._generation or stat.st_size < self._offset:
                 self._forget()
                 self._generation = generation
+            if self._offset == 0 and generation is not None and stat.st_size >= self.snapshot_min_bytes:
+                self._use_snapshot(f.fileno(), generation, stat.st_size)
             if head is not None:
                 _raise_ids(self._ids, head.ids)
             written = head.size if head is not None and head.generation == generation else None
@@ -316,6 +357,43 @@ class JournalStorage(Storage):
                 problem = f"bytes {self._offset}..{written} were written whole but are not complete lines"
         return problem
 
+    def _use_snapshot(self, fd: int, generation: str, size: int) -> None:
+        """Start from the snapshot beside the log, if it is one of this log (see :mod:`.snapshot`)."""
+        snapshot, why = read_snapshot(self.snapshot_path, fd, generation, size)
+        if snapshot is None:
+            if why != "none":
+                log.info("journal snapshot %s not used: %s", self.snapshot_path, why)
+            return
+        ledger = self._ledger
+        with gc_paused():
+            for docs in snapshot.tables.values():
+                for key, doc in docs.items():
+                    docs[key] = _Doc(doc, ledger, int(key))
+        self._tables, self._lent = snapshot.tables, False
+        _raise_ids(self._ids, snapshot.ids)
+        self._offset, self._lines, self._crc = snapshot.offset, snapshot.lines, snapshot.crc
+        self._snapshot_offset = snapshot.offset
+        self._changes_lost()
+
+    def _maybe_snapshot(self) -> None:
+        """Take a snapshot of a big journal once the lines after the last one are many (a tenth of a second)."""
+        if self._generation is None or self._offset < self.snapshot_min_bytes:
+            return
+        if self._offset - self._snapshot_offset <= self.snapshot_stale * self._offset:
+            return
+        head = read_head(self.head_path)
+        # Only what the head says was written whole: a writer that failed half-way cuts its lines off again.
+        if head is None or head.generation != self._generation or head.size != self._offset:
+            return
+        self._snapshot_offset = self._offset  # tried once per stretch of the log, written or not
+        try:
+            write_snapshot(
+                self.snapshot_path,
+                Snapshot(self._generation, self._offset, self._lines, self._crc, dict(self._ids), self._tables),
+            )
+        except OSError as error:
+            log.warning("journal snapshot %s not written (%s): opening replays the log", self.snapshot_path, error)
+
     def _read_from(self, f: Any, offset: int) -> str | None:
         """Apply the complete lines after ``offset``; return a problem or None."""
         f.seek(offset)
@@ -327,25 +405,40 @@ class JournalStorage(Storage):
             self._tables = {name: dict(docs) for name, docs in self._tables.items()}
             self._lent = False
         line_no = self._lines
-        lines = chunk[:end].splitlines()
-        entries = _parse_lines(lines)
-        if entries is None:
-            for raw in lines:
-                line_no += 1
-                try:
-                    entry = json.loads(raw)
-                except ValueError:
-                    return f"line {line_no} is not valid JSON: {raw[:60]!r}"
-                if not _apply(self._tables, entry, self._ledger, self._ids):
-                    return f"line {line_no} is not a journal entry: {raw[:60]!r}"
-        else:
+        with gc_paused():
+            lines = chunk[:end].splitlines()
+            entries = _parse_lines(lines)
+            if entries is None:
+                entries = []
+                for raw in lines:
+                    try:
+                        entries.append(json.loads(raw))
+                    except ValueError:
+                        return f"line {line_no + len(entries) + 1} is not valid JSON: {raw[:60]!r}"
+            tables, ledger, ids = self._tables, self._ledger, self._ids
             for raw, entry in zip(lines, entries, strict=True):
                 line_no += 1
-                if not _apply(self._tables, entry, self._ledger, self._ids):
+                if not _apply(tables, entry, ledger, ids):
                     return f"line {line_no} is not a journal entry: {raw[:60]!r}"
+        self._note_read(entries, offset)
+        self._crc = zlib.crc32(memoryview(chunk)[:end], self._crc)
         self._offset = offset + end
         self._lines = line_no
         return None
+
+    def _note_read(self, entries: list[Any], offset: int) -> None:
+        """Note which documents the lines just applied changed (see :meth:`changes`)."""
+        if offset == 0 or len(entries) + len(self._changes) > CHANGES_MAX:
+            self._changes_lost()
+            return
+        for entry in entries:
+            name = entry.get("t")
+            if name is None:
+                continue  # a header
+            if entry.get("drop") is True:
+                self._changes_lost()
+                return
+            self._changes.append((name, entry["id"]))
 
     # -- writing -----------------------------------------------------------
     def _changed_lines(
@@ -408,6 +501,7 @@ class JournalStorage(Storage):
             stat = os.fstat(fd)
         finally:
             os.close(fd)
+        self._crc = zlib.crc32(payload, self._crc if size else 0)
         self._generation, self._offset, self._ids = generation, stat.st_size, ids
         self._lines += payload.count(b"\n")
         self._note_written(stat.st_size)
@@ -466,7 +560,8 @@ class JournalStorage(Storage):
             raise
         _fsync_dir(self.path.parent)
         self._generation, self._ids = generation, ids
-        self._offset, self._lines = len(payload), len(lines) + 1
+        self._offset, self._lines, self._crc = len(payload), len(lines) + 1, zlib.crc32(payload)
+        self._snapshot_offset = 0
         self._note_written(len(payload))
         try:
             self._copy_atomically(self.path, self.backup_path)
@@ -670,7 +765,7 @@ def _apply(tables: Tables, entry: Any, ledger: dict[int, _Doc], ids: dict[str, i
         table = tables.get(name)
         if table is None:
             table = tables[name] = {}
-        table[key] = _Doc(doc, ledger)
+        table[key] = _Doc(doc, ledger, doc_id)
     elif entry.get("del") is True:
         tables.get(name, {}).pop(key, None)
     else:
