@@ -62,7 +62,10 @@ class KeplerCallback(keras.callbacks.Callback):
             self.context.steps_per_epoch = params.get("steps")
             self.context.planned_epochs = params.get("epochs")
             if any(self.selection.allows(code) for code in DIAGNOSIS_CODES):
-                remember_initial_weights(self.context)
+                try:  # a weight snapshot that fails leaves the diagnosis without its "before", not the fit
+                    remember_initial_weights(self.context)
+                except Exception:
+                    log.exception("could not snapshot the initial weights")
             self._check(at_begin=True, epoch=0)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

@@ -116,11 +116,11 @@ class LiveView(keras.callbacks.Callback):
         self.epoch_started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.durations.append(time.monotonic() - self.epoch_started)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(_number(value))
-        line = self.progress_line(epoch)
-        try:
+        try:  # whatever goes wrong here is the view's, never the user's training
+            self.durations.append(time.monotonic() - self.epoch_started)
+            for key, value in (logs or {}).items():
+                self.history.setdefault(key, []).append(_number(value))
+            line = self.progress_line(epoch)
             if self.widget is not None:
                 self._update_widget(line, first=len(self.durations) == 1)
             if self.text and not self._widget_shown():
