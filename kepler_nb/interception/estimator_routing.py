@@ -1,51 +1,61 @@
 """Route every scikit-learn estimator ``fit`` made while a cell runs through an inspector.
 
-The fit methods of every estimator class (every subclass of
-``sklearn.base.BaseEstimator`` imported so far, third-party wrappers
-included, and those defined while the cell runs) are wrapped for the
-duration of the cell, the way MLflow's autolog patches them, and restored
-afterwards, even when the cell fails. A fit is an experiment when the cell
-(or a function of the user's it calls) makes it; the fits a meta-estimator
-makes inside itself (a pipeline's steps, a search's candidates, a
-``cross_val_score``'s folds) are recognised by their caller, a library
-module, or by an experiment already running, and run untouched.
+The fit, predict, score and transform methods of every estimator class
+(every subclass of ``sklearn.base.BaseEstimator``, third-party wrappers
+included, and those defined later: they are wrapped as they are defined) and
+the ``sklearn.metrics`` functions are wrapped once, on the routing registry
+(:mod:`.routing`): outside a routed cell each wrapper calls the real method
+at once; inside one, its call goes to the cell's :class:`Watch`. So routes
+nest, a fit on another thread (or in another subshell) is not this cell's,
+and ``%unload_ext kepler`` puts every method back.
 
-Around the experiments the routing watches three more things, all without
-an extra pass of inference: preprocessing fitted on its own (a scaler
-fitted before the split: K704), the estimator's ``score`` and predictions,
-and the ``sklearn.metrics`` functions the cell calls on those predictions,
-whose values become the run's metrics.
+A fit is an experiment when the cell (or a function of the user's it calls)
+makes it; the fits a meta-estimator makes inside itself (a pipeline's steps,
+a search's candidates, a ``cross_val_score``'s folds) are recognised by
+their caller, a library module, or by being made inside an experiment's fit
+(the route is left while the experiment runs), and run untouched.
+
+Around the experiments the watch sees three more things, all without an
+extra pass of inference: preprocessing fitted on its own (a scaler fitted
+before the split: K704), the estimator's ``score`` and predictions, and the
+``sklearn.metrics`` functions the cell calls on those predictions, whose
+values become the run's metrics.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import sys
-import threading
-import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import routing
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from types import ModuleType
+
+    from .routing import Call
 
 # Callers from these packages are a library fitting its own estimators: inner fits.
 LIBRARY_PREFIXES = ("sklearn", "xgboost", "lightgbm", "catboost", "imblearn", "joblib", "kepler_nb", "skops")
 ENTRY_METHODS = ("fit", "fit_transform", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+ROUTED_METHODS = (*ENTRY_METHODS, *PREDICT_METHODS, "score", "transform")
 # Modules of preprocessing steps: fitted alone, they are watched (K704), not recorded as experiments.
 PREPROCESSING_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_selection")
 METRIC_SUFFIXES = ("_score", "_error", "_loss")
-
-_lock = threading.RLock()
-_active = 0  # experiments running now (any thread): every fit meanwhile is an inner fit
+PREDICTION_KEYWORDS = ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred")
+ESTIMATORS, METRICS = "sklearn", "sklearn.metrics"  # the routing targets
 
 
 @dataclass
 class Watch:
-    """What one cell has seen so far: preprocessing fits, predictions, the fitted experiments."""
+    """What one cell has seen so far: preprocessing fits, predictions, the fitted experiments.
+
+    The routing hands it every call of an estimator method or a metric made
+    while the cell runs (:meth:`handle`).
+    """
 
     make_inspector: Callable[[Any], Any]
     inspectors: list[Any] = field(default_factory=list)
@@ -54,11 +64,96 @@ class Watch:
     leaked_rows: list[tuple[str, Any]] = field(default_factory=list)  # rows those steps produced from their fit rows
     predictions: dict[int, tuple[Any, Any, Any]] = field(default_factory=dict)  # id(out) -> (out, inspector, X)
 
+    def handle(self, call: Call) -> Any:
+        """One call made while the cell runs: an experiment, a watched step, a score, or untouched."""
+        __tracebackhide__ = True
+        if call.caller.split(".")[0] in LIBRARY_PREFIXES:
+            return call.proceed()  # a library's own call: a pipeline's step, a search's candidate
+        if call.instance is None:
+            return self._metric(call)
+        if call.method in ENTRY_METHODS:
+            return self._fit(call)
+        if call.method in PREDICT_METHODS:
+            return self._predict(call)
+        if call.method == "score":
+            return self._score(call)
+        if call.method == "transform":
+            return self._transform(call)
+        return call.proceed()
 
-def _caller_is_library(depth: int = 2) -> bool:
-    frame = sys._getframe(depth)
-    name = frame.f_globals.get("__name__", "") if frame else ""
-    return name.split(".")[0] in LIBRARY_PREFIXES
+    def _fit(self, call: Call) -> Any:
+        __tracebackhide__ = True
+        if is_preprocessing(call.instance):
+            return self._preprocessing(call)
+        inspector = self.make_inspector(call.instance)
+        self.inspectors.append(inspector)
+        self.by_estimator[id(call.instance)] = inspector
+        return inspector.run(call.original, call.instance, call.args, call.kwargs)
+
+    def _preprocessing(self, call: Call) -> Any:
+        from ..fit.rows import row_hashes
+
+        out = call.proceed()
+        try:
+            hashes = row_hashes(_x(call))
+            if hashes is not None:
+                name = type(call.instance).__name__
+                self.seen_rows.append((name, hashes))
+                if out is not call.instance:  # fit_transform: its output rows come from its fit rows
+                    self.leaked_rows.append((name, row_hashes(out)))
+                else:
+                    self.by_estimator[id(call.instance)] = ("preprocessing", name, hashes)
+        except Exception:  # noqa: BLE001 - watching must never break the user's preprocessing
+            pass
+        return out
+
+    def _transform(self, call: Call) -> Any:
+        out = call.proceed()
+        entry = self.by_estimator.get(id(call.instance))
+        if not isinstance(entry, tuple):
+            return out
+        try:
+            from ..fit.rows import row_hashes
+
+            hashes, produced = row_hashes(_x(call)), row_hashes(out)
+            if hashes is not None and produced is not None and len(hashes) == len(produced):
+                import numpy as np
+
+                inside = np.isin(hashes, entry[2])
+                if inside.any():
+                    self.leaked_rows.append((entry[1], produced[inside]))
+        except Exception:  # noqa: BLE001
+            pass
+        return out
+
+    def _score(self, call: Call) -> Any:
+        inspector = self.by_estimator.get(id(call.instance))
+        value = call.proceed()
+        if inspector is not None and not isinstance(inspector, tuple):
+            y = call.args[1] if len(call.args) > 1 else call.kwargs.get("y")
+            inspector.scored("score", value, _x(call), y, self)
+        return value
+
+    def _predict(self, call: Call) -> Any:
+        out = call.proceed()
+        inspector = self.by_estimator.get(id(call.instance))
+        if inspector is not None and not isinstance(inspector, tuple):
+            self.predictions[id(out)] = (out, inspector, _x(call))
+        return out
+
+    def _metric(self, call: Call) -> Any:
+        value = call.proceed()
+        args, kwargs = call.args, call.kwargs
+        predicted = args[1] if len(args) > 1 else next((kwargs[k] for k in PREDICTION_KEYWORDS if k in kwargs), None)
+        seen = self.predictions.get(id(predicted))
+        if seen is not None and seen[0] is predicted:
+            y_true = args[0] if args else kwargs.get("y_true")
+            seen[1].scored(call.original.__name__, value, seen[2], y_true, self)
+        return value
+
+
+def _x(call: Call) -> Any:
+    return call.args[0] if call.args else call.kwargs.get("X")
 
 
 def is_preprocessing(estimator: Any) -> bool:
@@ -66,9 +161,9 @@ def is_preprocessing(estimator: Any) -> bool:
     return module.startswith(PREPROCESSING_MODULES)
 
 
-def estimator_classes() -> list[type]:
+def estimator_classes(base_module: ModuleType | None = None) -> list[type]:
     """Every estimator class imported so far, and the mixins they inherit methods from (``ClassifierMixin.score``)."""
-    base = sys.modules.get("sklearn.base")
+    base = base_module or sys.modules.get("sklearn.base")
     if base is None:
         return []
     found, stack, seen = [], [base.BaseEstimator], {object}
@@ -87,166 +182,9 @@ def estimator_classes() -> list[type]:
     return found
 
 
-class _Patches:
-    """Methods replaced on classes and modules, restored in reverse order."""
-
-    def __init__(self) -> None:
-        self.done: list[tuple[Any, str, Any, bool]] = []
-
-    def set(self, owner: Any, name: str, value: Any) -> None:
-        own = name in owner.__dict__ if isinstance(owner, type) else True
-        self.done.append(
-            (owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name), own)
-        )
-        setattr(owner, name, value)
-
-    def undo(self) -> None:
-        for owner, name, old, own in reversed(self.done):
-            try:
-                if own:
-                    setattr(owner, name, old)
-                else:
-                    delattr(owner, name)
-            except (AttributeError, TypeError):
-                pass
-        self.done.clear()
-
-
-def _wrap_entry(original: Callable, watch: Watch) -> Callable:
-    @functools.wraps(original)
-    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _active
-        if _active or _caller_is_library():
-            return original(self, *args, **kwargs)
-        if is_preprocessing(self):
-            return _watched_preprocessing(original, self, args, kwargs, watch)
-        inspector = watch.make_inspector(self)
-        watch.inspectors.append(inspector)
-        watch.by_estimator[id(self)] = inspector
-        with _lock:
-            _active += 1
-        try:
-            return inspector.run(original, self, args, kwargs)
-        finally:
-            with _lock:
-                _active -= 1
-
-    fit.__kepler_routed__ = True
-    return fit
-
-
-def _watched_preprocessing(original: Callable, step: Any, args: tuple, kwargs: dict, watch: Watch) -> Any:
-    from ..fit.rows import row_hashes
-
-    global _active
-    with _lock:
-        _active += 1
-    try:
-        out = original(step, *args, **kwargs)
-    finally:
-        with _lock:
-            _active -= 1
-    x = args[0] if args else kwargs.get("X")
-    try:
-        hashes = row_hashes(x)
-        if hashes is not None:
-            name = type(step).__name__
-            watch.seen_rows.append((name, hashes))
-            if out is not step:  # fit_transform: its output rows come from its fit rows
-                watch.leaked_rows.append((name, row_hashes(out)))
-            else:
-                watch.by_estimator[id(step)] = ("preprocessing", name, hashes)
-    except Exception:  # noqa: BLE001 - watching must never break the user's preprocessing
-        pass
-    return out
-
-
-def _wrap_transform(original: Callable, watch: Watch) -> Callable:
-    @functools.wraps(original)
-    def transform(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = original(self, *args, **kwargs)
-        entry = watch.by_estimator.get(id(self))
-        if _active or not isinstance(entry, tuple) or _caller_is_library():
-            return out
-        try:
-            from ..fit.rows import row_hashes
-
-            x = args[0] if args else kwargs.get("X")
-            hashes, produced = row_hashes(x), row_hashes(out)
-            if hashes is not None and produced is not None and len(hashes) == len(produced):
-                import numpy as np
-
-                inside = np.isin(hashes, entry[2])
-                if inside.any():
-                    watch.leaked_rows.append((entry[1], produced[inside]))
-        except Exception:  # noqa: BLE001
-            pass
-        return out
-
-    return transform
-
-
-def _wrap_score(original: Callable, watch: Watch) -> Callable:
-    @functools.wraps(original)
-    def score(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global _active
-        inspector = watch.by_estimator.get(id(self))
-        if _active or inspector is None or isinstance(inspector, tuple) or _caller_is_library():
-            return original(self, *args, **kwargs)
-        with _lock:
-            _active += 1
-        try:
-            value = original(self, *args, **kwargs)
-        finally:
-            with _lock:
-                _active -= 1
-        x = args[0] if args else kwargs.get("X")
-        y = args[1] if len(args) > 1 else kwargs.get("y")
-        inspector.scored("score", value, x, y, watch)
-        return value
-
-    return score
-
-
-def _wrap_predict(original: Callable, watch: Watch) -> Callable:
-    @functools.wraps(original)
-    def predict(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = original(self, *args, **kwargs)
-        inspector = watch.by_estimator.get(id(self))
-        if _active or inspector is None or isinstance(inspector, tuple) or _caller_is_library():
-            return out
-        x = args[0] if args else kwargs.get("X")
-        watch.predictions[id(out)] = (out, inspector, x)
-        return out
-
-    return predict
-
-
-def _wrap_metric(original: Callable, watch: Watch) -> Callable:
-    @functools.wraps(original)
-    def metric(*args: Any, **kwargs: Any) -> Any:
-        value = original(*args, **kwargs)
-        if _active or _caller_is_library():
-            return value
-        predicted = (
-            args[1]
-            if len(args) > 1
-            else next(
-                (kwargs[k] for k in ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred") if k in kwargs), None
-            )
-        )
-        seen = watch.predictions.get(id(predicted))
-        if seen is not None and seen[0] is predicted:
-            y_true = args[0] if args else kwargs.get("y_true")
-            seen[1].scored(original.__name__, value, seen[2], y_true, watch)
-        return value
-
-    metric.__kepler_original__ = original
-    return metric
-
-
-def metric_functions() -> dict[str, Callable]:
-    metrics = sys.modules.get("sklearn.metrics")
+def metric_functions(metrics: ModuleType | None = None) -> dict[str, Callable]:
+    """The ``sklearn.metrics`` functions whose values are a run's metrics (``accuracy_score``, ``log_loss``)."""
+    metrics = metrics or sys.modules.get("sklearn.metrics")
     if metrics is None:
         return {}
     return {
@@ -256,93 +194,58 @@ def metric_functions() -> dict[str, Callable]:
     }
 
 
-class _RoutedDescriptor:
-    """A method behind a descriptor (scikit-learn's ``available_if``), routed once bound.
-
-    Binding goes through the original descriptor first, so ``hasattr(pipe,
-    "predict_proba")`` stays what it was.
-    """
-
-    def __init__(self, descriptor: Any, wrap: Callable[[Callable], Callable], watch: Watch) -> None:
-        self.descriptor, self.wrap, self.watch = descriptor, wrap, watch
-        functools.update_wrapper(self, descriptor, updated=())
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        bound = self.descriptor.__get__(obj, owner)
-        if obj is None:
-            return bound
-
-        def call(_self: Any, *args: Any, **kwargs: Any) -> Any:
-            return bound(*args, **kwargs)
-
-        return types.MethodType(self.wrap(call, self.watch), obj)
+def _metric_names(metrics: ModuleType) -> Iterable[tuple[ModuleType, str]]:
+    return [(metrics, name) for name in metric_functions(metrics)]
 
 
-def _patch_method(
-    cls: type, name: str, wrap: Callable[[Callable, Watch], Callable], watch: Watch, patches: _Patches
-) -> None:
-    method = cls.__dict__.get(name)
-    if method is None or getattr(method, "__kepler_routed__", False) or isinstance(method, _RoutedDescriptor):
-        return
-    if inspect.isfunction(method):
-        patches.set(cls, name, wrap(method, watch))
-    elif hasattr(method, "__get__") and not isinstance(method, (classmethod, staticmethod, property)):
-        patches.set(cls, name, _RoutedDescriptor(method, wrap, watch))
+TARGETS = (
+    routing.Target(
+        ESTIMATORS,
+        "sklearn.base",
+        estimator_classes,
+        ROUTED_METHODS,
+        own_methods_only=True,
+        base=lambda base: base.BaseEstimator,
+    ),
+    routing.Target(METRICS, "sklearn.metrics", lambda _: (), (), functions=_metric_names),
+)
 
 
-def _patch_class(cls: type, watch: Watch, patches: _Patches) -> None:
-    for name in ENTRY_METHODS:
-        _patch_method(cls, name, _wrap_entry, watch, patches)
-    for name in PREDICT_METHODS:
-        _patch_method(cls, name, _wrap_predict, watch, patches)
-    _patch_method(cls, "score", _wrap_score, watch, patches)
-    _patch_method(cls, "transform", _wrap_transform, watch, patches)
+def register_targets() -> None:
+    """Put scikit-learn's estimators and metrics on the routing registry (idempotent)."""
+    for target in TARGETS:
+        if routing.TARGETS.get(target.name) is not target:
+            routing.register_target(target)
 
 
 @contextlib.contextmanager
 def route_estimator_fits(
     make_inspector: Callable[[Any], Any], user_ns: dict[str, Any] | None = None
 ) -> Iterator[Watch]:
-    """While active, ``estimator.fit(...)`` becomes ``make_inspector(estimator).run(...)``.
+    """While active (in this context), ``estimator.fit(...)`` becomes ``make_inspector(estimator).run(...)``.
 
     Yields the cell's :class:`Watch`; its ``inspectors`` list holds one
-    inspector per experiment. Names of the user's namespace bound to
-    ``sklearn.metrics`` functions are wrapped too, and put back afterwards
+    inspector per experiment. Names of the user's namespace bound to the
+    real ``sklearn.metrics`` functions (imported before Kepler wrapped them)
+    are bound to the wrappers while the cell runs, and put back afterwards
     unless the cell rebound them.
     """
+    register_targets()
     watch = Watch(make_inspector)
-    patches = _Patches()
     user_names: dict[str, tuple[Callable, Callable]] = {}
-    base = sys.modules.get("sklearn.base")
-    try:
-        for cls in estimator_classes():
-            _patch_class(cls, watch, patches)
-        if base is not None:
-            owner = base.BaseEstimator
-            own = owner.__dict__.get("__init_subclass__")
-
-            def init_subclass(cls: type, **kwargs: Any) -> None:
-                if own is not None:
-                    own.__get__(None, cls)(**kwargs)
-                else:
-                    super(owner, cls).__init_subclass__(**kwargs)
-                _patch_class(cls, watch, patches)  # an estimator class defined while the cell runs
-
-            patches.set(owner, "__init_subclass__", classmethod(init_subclass))
-        metrics = sys.modules.get("sklearn.metrics")
-        for name, function in metric_functions().items():
-            wrapped = _wrap_metric(function, watch)
-            patches.set(metrics, name, wrapped)
+    with routing.route({ESTIMATORS: watch, METRICS: watch}):
+        try:
             if user_ns is not None:
+                wrapped = routing.wrapped_functions(METRICS)
                 for key, value in list(user_ns.items()):
-                    if value is function:
-                        user_ns[key] = wrapped
-                        user_names[key] = (function, wrapped)
-        yield watch
-    finally:
-        patches.undo()
-        if user_ns is not None:
-            for key, (function, wrapped) in user_names.items():
-                if user_ns.get(key) is wrapped:
-                    user_ns[key] = function
-        watch.predictions.clear()
+                    pair = wrapped.get(id(value))
+                    if pair is not None and pair[0] is value:
+                        user_ns[key] = pair[1]
+                        user_names[key] = pair
+            yield watch
+        finally:
+            if user_ns is not None:
+                for key, (function, wrapper) in user_names.items():
+                    if user_ns.get(key) is wrapper:
+                        user_ns[key] = function
+            watch.predictions.clear()

@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from . import routing
+from . import estimator_routing, routing
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -16,10 +16,11 @@ log = logging.getLogger("kepler")
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
-    """Register the magics; wrap the routed fit methods of the frameworks already imported."""
+    """Register the magics; wrap the routed methods of the frameworks already imported (Keras, scikit-learn)."""
     from .magic import KeplerMagics
 
     ipython.register_magics(KeplerMagics)
+    estimator_routing.register_targets()
     routing.install()
     warm_up()
 
