@@ -76,6 +76,41 @@ def test_broken_models_cannot_overfit_one_batch(digits, model, why):
     assert "a sound model gets below 10%" in finding.message
 
 
+class Batches(keras.utils.PyDataset):
+    """Batches of 32 digits by index; with ``shuffle_labels``, each read permutes the batch's labels."""
+
+    def __init__(self, x, y, shuffle_labels=False):
+        super().__init__()
+        self.x, self.y, self.shuffle_labels = x, y, shuffle_labels
+
+    def __len__(self):
+        return len(self.y) // 32
+
+    def __getitem__(self, i):
+        x, y = self.x[i * 32 : (i + 1) * 32], self.y[i * 32 : (i + 1) * 32]
+        return x, (np.random.permutation(y) if self.shuffle_labels else y)
+
+
+def test_labels_shuffled_at_every_step_cannot_be_overfit(digits):
+    model = cnn()
+    np.random.seed(1)
+    expected = np.random.rand()
+    np.random.seed(1)
+    (finding,) = [f for f in kepler.preflight(model, Batches(*digits, shuffle_labels=True)) if f.code == "K601"]
+    assert np.random.rand() == expected, "NumPy's random state is restored"
+    assert not finding.skipped, finding.message
+    assert finding.message.startswith(
+        "on one batch of 32 samples (the PyDataset's first batch, read again at every step) the loss went"
+    )
+    assert "came back with" in finding.message and "labels drawn afresh on every read" in finding.message
+
+
+def test_a_pydataset_with_fixed_labels_passes(digits):
+    findings = by_code(kepler.preflight(cnn(), Batches(*digits)))
+    assert not [f.line() for f in findings.values() if not f.skipped]
+    assert "K601" not in findings and "K602" not in findings, "both probes ran and passed"
+
+
 def test_k602_a_model_that_multiplies_its_inputs_away(digits):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1))

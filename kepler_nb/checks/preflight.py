@@ -11,7 +11,9 @@ them.
 config, the user's current weights copied in, a fresh optimizer from the
 user's optimizer config, dropout and weight regularisers off), trains the
 clone on one small batch with ``train_on_batch`` within a step and time
-budget, then does the same on the batch with its inputs zeroed. The user's
+budget, then does the same on the batch with its inputs zeroed. A
+``PyDataset`` is asked for its first batch again at every step, so labels
+it draws afresh on every read (shuffled every step) are seen as such. The user's
 model, weights, optimizer and random state (Python, NumPy and Keras' global
 seed generator) are left exactly as they were. The checks below are pure
 functions of the :class:`PreflightContext` it fills.
@@ -26,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit.data import is_pydataset
 from .registry import Report, Skip, check
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..fit.call import FitCall
 
 PREFLIGHT_BATCH = 32  # samples in the batch the clone must overfit
@@ -65,6 +70,8 @@ class PreflightContext:
     real: Curve | None = None
     zeroed: Curve | None = None
     problem: str | None = None  # why the probes could not run
+    source: str = ""  # where the batch came from, when not the sampled arrays
+    relabelled: int = 0  # labels that changed between two reads of the same batch (a PyDataset's)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -75,11 +82,12 @@ def measure(call: FitCall, max_steps: int = PREFLIGHT_MAX_STEPS, max_seconds: fl
     ctx = PreflightContext(call=call)
     saved = _random_states()
     try:
-        x, y = _small_batch(call)
+        draw = _redrawn_batch(call, ctx)
+        x, y = draw() if draw is not None else _small_batch(call)
         ctx.batch = _rows(x)
-        ctx.real = _overfit(call.model, x, y, max_steps, max_seconds)
+        ctx.real = _overfit(call.model, x, y, max_steps, max_seconds, draw=draw)
         steps = ctx.real.reached_at if ctx.real.reached_at is not None else len(ctx.real.losses)
-        ctx.zeroed = _overfit(call.model, _zeros(x), y, steps, max_seconds, stop_early=False)
+        ctx.zeroed = _overfit(call.model, _zeros(x), y, steps, max_seconds, stop_early=False, draw=_zeroed(draw))
     except Skip as why:
         ctx.problem = str(why)
     except Exception as error:  # noqa: BLE001 - a probe that can't run is reported, never raised into the user's cell
@@ -87,6 +95,60 @@ def measure(call: FitCall, max_steps: int = PREFLIGHT_MAX_STEPS, max_seconds: fl
     finally:
         _restore_random_states(saved)
     return ctx
+
+
+def _redrawn_batch(call: FitCall, ctx: PreflightContext) -> Callable[[], tuple[Any, Any]] | None:
+    """For a PyDataset, a function reading its first batch afresh (at most 32 rows); else None.
+
+    Two reads are compared: the same inputs with other labels mean labels
+    drawn anew on every read, which no model can fit.
+    """
+    dataset = call["x"]
+    if not is_pydataset(dataset):
+        return None
+
+    def draw() -> tuple[Any, Any]:
+        batch = dataset[0]
+        if not (isinstance(batch, (tuple, list)) and len(batch) in (2, 3)):
+            raise Skip("the PyDataset's batches are not (inputs, targets)")
+        x, y = batch[0], batch[1]
+        rows = min(PREFLIGHT_BATCH, _rows(x))
+        return _first_rows(x, rows), _first_rows(y, rows)
+
+    first, second = draw(), draw()
+    if _same(first[0], second[0]) and not _same(first[1], second[1]):
+        a, b = np.asarray(first[1]), np.asarray(second[1])
+        ctx.relabelled = int(np.any((a != b).reshape(len(a), -1), axis=1).sum())
+    ctx.source = "the PyDataset's first batch, read again at every step"
+    return draw
+
+
+def _zeroed(draw: Callable[[], tuple[Any, Any]] | None) -> Callable[[], tuple[Any, Any]] | None:
+    """``draw`` with the inputs of each batch zeroed."""
+    if draw is None:
+        return None
+
+    def zeroed() -> tuple[Any, Any]:
+        x, y = draw()
+        return _zeros(x), y
+
+    return zeroed
+
+
+def _first_rows(value: Any, rows: int) -> Any:
+    if isinstance(value, dict):
+        return {k: np.asarray(v)[:rows] for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(v)[:rows] for v in value]
+    return np.asarray(value)[:rows]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b))
+    return np.shape(a) == np.shape(b) and np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def _small_batch(call: FitCall) -> tuple[Any, Any]:
@@ -164,7 +226,15 @@ def _clone(model: Any) -> Any:
     return clone
 
 
-def _overfit(model: Any, x: Any, y: Any, max_steps: int, max_seconds: float, stop_early: bool = True) -> Curve:
+def _overfit(
+    model: Any,
+    x: Any,
+    y: Any,
+    max_steps: int,
+    max_seconds: float,
+    stop_early: bool = True,
+    draw: Callable[[], tuple[Any, Any]] | None = None,
+) -> Curve:
     clone = _clone(model)
     if not clone.built:
         clone(x)  # a subclassed clone is built on the batch
@@ -172,6 +242,8 @@ def _overfit(model: Any, x: Any, y: Any, max_steps: int, max_seconds: float, sto
     curve = Curve()
     start = time.perf_counter()
     for step in range(max(1, max_steps)):
+        if draw is not None and step:
+            x, y = draw()
         loss = clone.train_on_batch(x, y)
         loss = float(np.asarray(loss if np.ndim(loss) == 0 else np.ravel(loss)[0]))
         curve.losses.append(loss)
@@ -245,6 +317,9 @@ def cannot_overfit_one_batch(ctx: PreflightContext):
     optimizer, dropout and weight regularisers off), trains on one batch of
     32 training samples, step after step, and reports when the loss never
     falls below 10% of its initial value within 1,000 steps or 30 seconds.
+    A `PyDataset` is asked for its first batch again at every step, so
+    labels it shuffles on every read are caught (and named, when two reads
+    give the same inputs with other labels).
 
     ## Why is this bad?
     Any network worth training can memorise 32 samples. When it can't, the
@@ -272,13 +347,27 @@ def cannot_overfit_one_batch(ctx: PreflightContext):
         return
     last = real.losses[-1]
     shown = f"{last:.4g}" if np.isfinite(last) else str(last)
+    source = f" ({ctx.source})" if ctx.source else ""
+    relabelled = (
+        f"; the same {ctx.batch} inputs came back with {ctx.relabelled} of their labels changed between two "
+        "reads: labels drawn afresh on every read can't be learned"
+        if ctx.relabelled
+        else ""
+    )
     yield Report(
-        f"on one batch of {ctx.batch} samples the loss went {real.initial:.4g} → {shown} (best {real.best:.4g}, "
+        f"on one batch of {ctx.batch} samples{source} the loss went {real.initial:.4g} → {shown} "
+        f"(best {real.best:.4g}, "
         f"{real.best / real.initial:.0%} of the start) in {len(real.losses)} steps and {real.seconds:.1f} s; a sound "
-        f"model gets below {OVERFIT_FRACTION:.0%}",
+        f"model gets below {OVERFIT_FRACTION:.0%}{relabelled}",
         fix="Check the output activation against the loss (from_logits), lower the learning rate, and check that "
         "the labels belong to their inputs.",
-        details={"initial": real.initial, "best": real.best, "steps": len(real.losses), "seconds": real.seconds},
+        details={
+            "initial": real.initial,
+            "best": real.best,
+            "steps": len(real.losses),
+            "seconds": real.seconds,
+            "relabelled": ctx.relabelled,
+        },
     )
 
 

@@ -168,7 +168,8 @@ def _is_dataset(x: Any) -> bool:
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
 
 
-def _is_pydataset(x: Any) -> bool:
+def is_pydataset(x: Any) -> bool:
+    """A ``keras.utils.PyDataset``: batches asked for by index, as often as one likes."""
     try:
         from keras.utils import PyDataset
     except ImportError:  # pragma: no cover - keras is a dependency
@@ -188,7 +189,7 @@ def describe_fit_data(
     """
     if _is_dataset(x):
         return _view_dataset(x), x
-    if _is_pydataset(x):
+    if is_pydataset(x):
         return _view_pydataset(x), x
     if is_generator(x) and not sample_generators:
         return DataView(kind="generator", complete=False, problem=GENERATOR_NOT_READ), x
