@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from kepler_nb.presentation import frontend
-from kepler_nb.presentation.dialog import DEFAULT_TIMEOUT, Dialog, dialog_timeout
+from kepler_nb.presentation.dialog import Dialog, dialog_timeout
 from kepler_nb.presentation.prompts import ask, ask_terminal
 from kepler_nb.presentation.questions import Answer, Question, answer_line, validate_answer
 
@@ -163,10 +163,16 @@ def test_a_terminal_ipython_asks_at_its_prompt():
         child.close(force=True)
 
 
-def test_dialog_timeout_comes_from_the_environment(monkeypatch):
-    assert dialog_timeout() == DEFAULT_TIMEOUT == 300
+def test_dialog_timeout_is_the_questions_own_unless_the_environment_sets_one(monkeypatch):
+    from kepler_nb.presentation.questions import WAIT_ERRORS, WAIT_SIMILAR
+
+    monkeypatch.delenv("KEPLER_DIALOG_TIMEOUT", raising=False)
+    assert dialog_timeout(Question("Errors. Train anyway?", wait=WAIT_ERRORS)) == 300
+    assert dialog_timeout(Question("2 similar models found. Continue?", wait=WAIT_SIMILAR)) == 30
+    with pytest.raises(ValueError, match="wait"):
+        Question("Go on?", wait=-1)
     monkeypatch.setenv("KEPLER_DIALOG_TIMEOUT", "12.5")
-    assert dialog_timeout() == 12.5
+    assert dialog_timeout(Question("Errors. Train anyway?", wait=WAIT_ERRORS)) == 12.5
     monkeypatch.setenv("KEPLER_DIALOG_TIMEOUT", "inf")
     assert dialog_timeout() == float("inf")
     for bad in ("soon", "-1", "nan"):

@@ -1,12 +1,25 @@
-"""The conversation about earlier runs, before a fit trains.
+"""The one question before a fit trains: errors found, earlier runs like this one, or both.
 
-The journal is asked for runs like this one (by signature and similarity).
-The same experiment finished before: say so and ask whether to run it again
-(the default), or reuse its result without asking (grids resuming). Similar
-models ran before: show them and ask whether to continue, cancel, or see
-their curves first. A model that may already exist under another project:
-say so. The outcome is a ``Verdict``; the inspector records and trains (or
-not) accordingly. Questions go through the ``Asker`` the inspector is given.
+The journal is asked for runs like this one (by signature and similarity),
+then at most one question is asked, about what matters most:
+
+1. the same experiment ran before: the user may not want to train at all;
+   run it again (the default) or reuse its result (grids resuming reuse it
+   without asking);
+2. similar models ran before: continue (the default), cancel, or see their
+   curves first;
+3. neither: errors the pre-training checks found, train anyway (the
+   default) or stop.
+
+Errors found are merged into the question about earlier runs ("1 check
+failed with errors (K201) · This exact experiment ran 2 min ago ... Train
+anyway?"), so the answer covers both and the output never contradicts
+itself. In a cell that fits in a loop, a question on the same topic is
+asked once: the answer holds for the cell's later fits (``CellAnswers``),
+and similar runs this very cell recorded are no reason to ask. A model that
+may already exist under another project: said, not asked. The outcome is a
+``Verdict``; the inspector records and trains (or not) accordingly.
+Questions go through the ``Asker`` the inspector is given.
 """
 
 from __future__ import annotations
@@ -16,11 +29,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..presentation import similar as text
-from ..presentation.questions import Question
+from ..presentation.questions import WAIT_DUPLICATE, WAIT_ERRORS, WAIT_SIMILAR, Answer, Question, answer_line
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from ..checks.finding import Finding
     from ..journal.journal import Journal
     from ..presentation.questions import Asker
     from .options import RunOptions
@@ -50,8 +64,14 @@ class Verdict:
 TRAIN = Verdict()
 
 
+def errors_text(errors: Sequence[Finding]) -> str:
+    """``1 check failed with errors (K201)``: the errors part of a question."""
+    count = len(errors)
+    return f"{count} check{'s' if count > 1 else ''} failed with errors ({', '.join(f.code for f in errors)})"
+
+
 class EarlierRuns:
-    """Looks up earlier runs like one about to train, shows them and asks what to do."""
+    """Looks up earlier runs like one about to train, says what was found, and asks one question at most."""
 
     def __init__(self, journal: Journal, options: RunOptions, ask: Asker, show: Callable[[str], Any]) -> None:
         self.journal = journal
@@ -59,29 +79,93 @@ class EarlierRuns:
         self.ask = ask
         self.show = show
         self.similar: list[dict[str, Any]] = []  # earlier runs like this one, for live views
+        self.errors: list[Finding] = []
 
-    def consider(self, summary: dict[str, Any]) -> Verdict:
-        """Look up runs like ``summary`` (a signed summary); say what was found; maybe ask."""
+    def consider(self, summary: dict[str, Any] | None, errors: Sequence[Finding] = ()) -> Verdict:
+        """Look up runs like ``summary`` (a signed summary, or None when it can't be signed); ask once.
+
+        ``errors`` are the pre-training findings of severity error: asked
+        about alone, or merged into the question about earlier runs.
+        """
+        self.errors = list(errors)
+        self.options.answers.fits += 1
+        verdict = self._about_earlier_runs(summary) if summary is not None else None
+        if verdict is not None:
+            return verdict
+        if not self.errors:
+            return TRAIN
+        question = Question(
+            f"{errors_text(self.errors)}. Train anyway?",
+            continue_label="Train anyway",
+            skip_label="Stop",
+            kind="error",
+            wait=WAIT_ERRORS,
+        )
+        if self._asked(question, self._topic()).train:
+            return TRAIN
+        return Verdict(train=False, reason="stopped before training: " + question.text)
+
+    def _about_earlier_runs(self, summary: dict[str, Any]) -> Verdict | None:
+        """The Verdict of the question about earlier runs, or None when there is none to ask."""
         options = self.options
         if options.duplicates == "off" and not options.similar:
-            return TRAIN
+            return None
         try:
             found = self.journal.lookup(summary, k=SIMILAR_SHOWN)
         except Exception:
             log.exception("could not look for earlier runs like this one")
-            return TRAIN
+            return None
         self.similar = [m.to_dict() for m in found.similar]
         if found.duplicate is not None and options.duplicates != "off":
             return self._duplicate(found.duplicate, summary)
         verdict = self._ask_team(summary)
         if verdict is not None:
             return verdict
-        if self.similar and options.similar and not self._similar_answer():
-            ids = ", ".join(str(m["id"]) for m in self.similar)
-            return Verdict(train=False, reason=f"cancelled after seeing similar experiments {ids}")
+        news = [m for m in self.similar if m.get("id") not in options.answers.recorded]
+        asked = bool(news and options.similar)
+        if asked:
+            verdict = self._similar(news)
+            if not verdict.train:
+                return verdict
         if found.transfer is not None and options.similar:
             self.show("Kepler: " + text.transfer_text(found.transfer))
-        return TRAIN
+        return TRAIN if asked or not self.errors else None
+
+    def _topic(self, *about: str) -> str:
+        """What a question is about, so the same question later in the cell takes the same answer."""
+        parts = list(about)
+        if self.errors:
+            parts.insert(0, "errors " + ",".join(sorted({f.code for f in self.errors})))
+        return " + ".join(parts)
+
+    def _asked(self, question: Question, topic: str) -> Answer:
+        """The cell's earlier answer on ``topic`` (one line says so), else the question asked."""
+        answers = self.options.answers
+        held = answers.held(topic)
+        if held is not None:
+            self.show(answer_line(question, held))
+            return held
+        if answers.fits > 1:  # a cell fitting in a loop: say the answer will hold
+            question = _replace(question, title="Kepler · the answer holds for this cell's later fits")
+        answer = self.ask(question)
+        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+        answers.remember(topic, answer)
+        return answer
+
+    def _question(
+        self, said: str, alone: str, continue_label: str, skip_label: str, wait: float, **kw: Any
+    ) -> Question:
+        """The question about earlier runs, with the errors found merged in when there are some."""
+        if not self.errors:
+            return Question(f"{said} {alone}", continue_label=continue_label, skip_label=skip_label, wait=wait, **kw)
+        return Question(
+            f"{errors_text(self.errors)} · {said} Train anyway?",
+            continue_label="Train anyway",
+            skip_label=skip_label,
+            kind="error",
+            wait=max(wait, WAIT_ERRORS),
+            **kw,
+        )
 
     def _ask_team(self, summary: dict[str, Any]) -> Verdict | None:
         """With a team server configured: teammates' runs like this one (bounded); a Verdict if one is a duplicate."""
@@ -117,15 +201,8 @@ class EarlierRuns:
 
         said = text.team_duplicate_text(run)
         log.info("experiment %s is a duplicate of MLflow run %s", run.get("signature"), run.get("mlflow_run"))
-        question = Question(
-            f"{said} Run it again?",
-            continue_label="Run again",
-            skip_label="Skip (reuse its result)",
-            default="continue",
-        )
-        answer = self.ask(question)
-        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
-        if answer.train:
+        question = self._question(said, "Run it again?", "Run again", "Skip (reuse its result)", WAIT_DUPLICATE)
+        if self._asked(question, self._topic("duplicate")).train:
             return TRAIN
         curves = team.run_history(server, run["mlflow_run"], (run.get("final") or {}).keys())
         return Verdict(
@@ -143,15 +220,8 @@ class EarlierRuns:
         if self.options.duplicates == "reuse":
             self.show(f"Kepler: {said} Its result is reused; nothing trained.")
             return Verdict(train=False, curves=curves, reused=earlier["id"])
-        question = Question(
-            f"{said} Run it again?",
-            continue_label="Run again",
-            skip_label="Skip (reuse its result)",
-            default="continue",
-        )
-        answer = self.ask(question)
-        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
-        if answer.train:
+        question = self._question(said, "Run it again?", "Run again", "Skip (reuse its result)", WAIT_DUPLICATE)
+        if self._asked(question, self._topic("duplicate")).train:
             return TRAIN
         return Verdict(
             train=False,
@@ -160,29 +230,44 @@ class EarlierRuns:
             curves=curves,
         )
 
-    def _similar_answer(self) -> bool:
-        """Show the similar runs; ask to continue (True), cancel, or see their curves first."""
-        matches = self.similar
+    def _similar(self, matches: list[dict[str, Any]]) -> Verdict:
+        """Show the similar runs; ask to continue, cancel, or see their curves first (then ask again)."""
         histories = {m["id"]: self.journal.history(m["id"]) for m in matches}
         heading = text.similar_heading(matches)
         rows = text.similar_rows(matches, histories)  # shown once: in the dialog, or under the answer's line
         show_choice = {"show": "Show their curves"}
+        topic = self._topic("similar")
         while True:
-            question = Question(
-                f"{heading}. Continue training?",
-                continue_label="Continue",
-                skip_label="Cancel",
+            question = self._question(
+                f"{heading}.",
+                "Continue training?",
+                "Continue",
+                "Cancel" if not self.errors else "Stop",
+                WAIT_SIMILAR,
                 details=rows,
                 columns=text.COLUMNS,
                 extra_choices=show_choice,
             )
-            answer = self.ask(question)
-            log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
+            answer = self._asked(question, topic)
             if answer.choice != "show":
-                self.show(f"  {text.tensorboard_hint(matches)}")
-                return answer.train
+                break
             text.show_curves(self.journal, matches, show=self.show)
             show_choice = {}
+        if answer.source != "cell":
+            self.show(f"  {text.tensorboard_hint(matches)}")
+        if answer.train:
+            return TRAIN
+        ids = ", ".join(str(m["id"]) for m in matches)
+        reason = f"cancelled after seeing similar experiments {ids}"
+        if self.errors:
+            reason = f"stopped before training: {errors_text(self.errors)}; similar experiments {ids}"
+        return Verdict(train=False, reason=reason)
+
+
+def _replace(question: Question, **changes: Any) -> Question:
+    from dataclasses import replace
+
+    return replace(question, **changes)
 
 
 def similar_experiments(journal: Journal, project: str | None, model: Any) -> list[dict[str, Any]]:

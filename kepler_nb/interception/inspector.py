@@ -1,8 +1,9 @@
 """ModelInspector: the flow of one intercepted fit, from checks to journal record.
 
 The flow of a fit: bind its arguments and look at its data; run the
-pre-training checks and show the findings; ask before training when some are
-errors; record the experiment (status ``running``); train, with a callback
+pre-training checks and show the findings; ask one question at most before
+training (errors found, a duplicate, similar models: merged into one, see
+``earlier.py``); record the experiment (status ``running``); train, with a callback
 that appends each epoch and runs the training checks; record how it ended.
 The model is only ever read: checks never change weights, optimizer state or
 random state. Building the record is ``record.py``'s; the conversation about
@@ -27,10 +28,9 @@ from ..fit.environment import describe_environment_soon, static_environment
 from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
 from ..presentation import prompts
-from ..presentation.questions import Question
 from ..presentation.text import format_finding, terminal_safe
 from . import record
-from .earlier import EarlierRuns, Verdict, similar_experiments
+from .earlier import EarlierRuns, similar_experiments
 from .journals import shared_journal
 from .options import RunOptions
 
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from ..journal.journal import Journal
-    from ..presentation.questions import Answer, Asker
+    from ..presentation.questions import Asker
+    from .earlier import Verdict
 
 log = logging.getLogger("kepler")
 
@@ -156,22 +157,20 @@ class ModelInspector:
             self._check(call, journal, project, selection, fingerprints[0])
 
         summary, parts = record.describe_run(call, options, project, self.findings, environment.result(), fingerprints)
-        question = self._errors_question()
-        if question is not None and not self._asked(question).train:
-            return self._skip(summary, parts, Verdict(train=False, reason="stopped before training: " + question.text))
-
-        if self._sign(call, summary, parts):
-            earlier = EarlierRuns(journal, options, self.ask, self.show)
-            verdict = earlier.consider(summary)
-            self.similar = earlier.similar
-            if not verdict.train:
-                return self._skip(summary, parts, verdict)
+        signed = self._sign(call, summary, parts)
+        earlier = EarlierRuns(journal, options, self.ask, self.show)
+        verdict = earlier.consider(summary if signed else None, self._errors())  # one question at most
+        self.similar = earlier.similar
+        if not verdict.train:
+            return self._skip(summary, parts, verdict)
 
         summary["status"] = "running"
         try:
             self.experiment_id = journal.start(summary, parts)
         except OSError as error:  # nothing was recorded (a failed write leaves the journal as it was)
             self._unrecorded(error)
+        else:
+            options.answers.recorded.add(self.experiment_id)
         return _Ready(call, selection)
 
     def _check(
@@ -193,23 +192,9 @@ class ModelInspector:
         log.info("pre-training findings: %s", [f"{f.code}:{f.severity}" for f in self.findings] or "none")
         self._emit(self.findings, name_skipped=True)
 
-    def _errors_question(self) -> Question | None:
-        """ "Train anyway?" when some pre-training checks found errors, else None."""
-        errors = [f for f in self.findings if f.severity == "error" and not f.skipped]
-        if not errors:
-            return None
-        return Question(
-            f"{len(errors)} check{'s' if len(errors) > 1 else ''} failed with errors "
-            f"({', '.join(f.code for f in errors)}). Train anyway?",
-            continue_label="Train anyway",
-            skip_label="Stop",
-            kind="error",
-        )
-
-    def _asked(self, question: Question) -> Answer:
-        answer = self.ask(question)
-        log.info("asked %r: %s (%s)", question.text, answer.choice, answer.why)
-        return answer
+    def _errors(self) -> list[Finding]:
+        """The pre-training findings that are errors (asked about before training)."""
+        return [f for f in self.findings if f.severity == "error" and not f.skipped]
 
     def _sign(self, call: FitCall, summary: dict[str, Any], parts: dict[str, Any]) -> bool:
         """The run's signature fields, and the options' extra fields, into ``summary``; False if it can't be signed."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks.selection import Selection
+from ..presentation.questions import CellAnswers
 
 
 @dataclass
@@ -30,3 +31,5 @@ class RunOptions:
     preflight: bool = False  # probe a clone of the model before training (K6xx)
     save_model: bool = False  # keep a fitted scikit-learn estimator (joblib) in the journal's artifact store
     extra: dict[str, Any] = field(default_factory=dict)  # more summary fields (a grid's parameters)
+    # The answers given in this cell: shared by the copies made for each of its fits, so a loop asks once.
+    answers: CellAnswers = field(default_factory=CellAnswers)

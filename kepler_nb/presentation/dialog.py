@@ -26,20 +26,20 @@ import anywidget
 import traitlets
 
 from . import assets, frontend, waiting
-from .questions import Answer, Question, answer_line, details_text
+from .questions import WAIT_OTHER, Answer, Question, answer_line, details_text
 
 log = logging.getLogger("kepler")
 
 TIMEOUT_ENV = "KEPLER_DIALOG_TIMEOUT"
-DEFAULT_TIMEOUT = 300.0  # seconds a shown dialog waits for a click before taking the default
 HANDSHAKE_SECONDS = 10.0  # how long a front end has to show that it displays widgets
 
 
-def dialog_timeout() -> float:
-    """Seconds a dialog waits for a person (``KEPLER_DIALOG_TIMEOUT``; ``inf`` waits for ever)."""
+def dialog_timeout(question: Question | None = None) -> float:
+    """Seconds a dialog waits for a person: ``KEPLER_DIALOG_TIMEOUT`` (``inf`` waits for ever) when set,
+    else the question's own ``wait`` (see ``questions.WAIT_*``: short where the default is safe)."""
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT
+        return question.wait if question is not None else WAIT_OTHER
     try:
         value = float(raw)
     except ValueError:
@@ -113,7 +113,7 @@ def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt:
     """Show ``question`` as a dialog in the cell's output and wait for a click, the timeout, or no front end."""
     from IPython.display import display
 
-    timeout = dialog_timeout() if timeout is None else timeout
+    timeout = dialog_timeout(question) if timeout is None else timeout
     if timeout == 0:
         return _collapse(None, question, Answer(question.default, f"the default: {TIMEOUT_ENV}=0", "timeout"))
     dialog = Dialog(question, timeout)

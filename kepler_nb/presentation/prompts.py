@@ -13,9 +13,10 @@ The answer comes from, in order:
    at once;
 4. a person: a text prompt in a terminal IPython, a dialog in a notebook.
    The dialog blocks its cell (and the cells queued after it) until a
-   button is clicked; if nobody clicks within ``KEPLER_DIALOG_TIMEOUT``
-   seconds (default 300), or the front end shows no widgets, the default is
-   taken.
+   button is clicked; if nobody clicks within the question's ``wait``
+   (``questions.WAIT_*``: 30 s to 5 min, by what the default costs;
+   ``KEPLER_DIALOG_TIMEOUT`` sets one for all), or the front end shows no
+   widgets, the default is taken.
 
 Whichever way, the output says which answer was taken and why.
 """

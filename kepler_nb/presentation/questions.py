@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 ANSWERS = ("continue", "skip")
 KINDS = ("info", "warning", "error")
 
+# Seconds a shown dialog waits for a person before taking its default (``KEPLER_DIALOG_TIMEOUT``
+# overrides them all). The wait follows what the default costs: where the default is the safe
+# choice, a cell is held only briefly; where it may burn GPU hours on a broken model, longer.
+WAIT_ERRORS = 300.0  # the default trains a model the checks say is broken: give the person time
+WAIT_DUPLICATE = 60.0  # the default trains again, as a rerun may be meant (another seed)
+WAIT_SIMILAR = 30.0  # the default continues: similar runs are news, not a problem
+WAIT_OTHER = 60.0
+
 
 @dataclass(frozen=True)
 class Question:
@@ -25,7 +33,8 @@ class Question:
     ``details`` is a short table (rows of text, under ``columns`` when given),
     e.g. the similar runs found; ``extra_choices`` maps more answers to their
     labels (``{"show": "Show their curves"}``): the dialog returns that key,
-    and the caller may act on it and ask again.
+    and the caller may act on it and ask again. ``wait`` is how long a shown
+    dialog waits for a click before taking ``default`` (see ``WAIT_*``).
     """
 
     text: str
@@ -37,10 +46,13 @@ class Question:
     extra_choices: Mapping[str, str] = field(default_factory=dict)
     title: str = "Kepler"
     kind: str = "info"  # "info", "warning" or "error": how the dialog looks
+    wait: float = WAIT_OTHER  # seconds a shown dialog waits for a person before taking the default
 
     def __post_init__(self) -> None:
         if self.default not in ANSWERS:
             raise ValueError(f"Question(default={self.default!r}): a default must be 'continue' or 'skip'")
+        if not self.wait >= 0:
+            raise ValueError(f"Question(wait={self.wait!r}): use a number of seconds >= 0, or inf")
         if self.kind not in KINDS:
             raise ValueError(f"Question(kind={self.kind!r}): use one of {', '.join(KINDS)}")
         clash = set(self.extra_choices) & set(ANSWERS)
@@ -78,6 +90,33 @@ def validate_answer(value: str | None, source: str) -> str | None:
     if value not in ANSWERS:
         raise ValueError(f"{source}={value!r} is not an answer Kepler knows; use 'continue' or 'skip'")
     return value
+
+
+class CellAnswers:
+    """The answers given in one cell, by topic, so a cell fitting in a loop asks each question once.
+
+    A topic names what a question is about ("similar", "duplicate", "errors
+    K201"); a later fit of the same cell with the same topic takes the
+    answer given first, and says so in one line. The runs this cell recorded
+    are kept too: similar runs made by the cell itself are no news to the
+    person running it.
+    """
+
+    def __init__(self) -> None:
+        self.given: dict[str, Answer] = {}
+        self.recorded: set[int] = set()
+        self.fits = 0  # fits of this cell that reached the questions
+
+    def held(self, topic: str) -> Answer | None:
+        """The answer given earlier in this cell to a question on ``topic``, as a later fit takes it."""
+        answer = self.given.get(topic)
+        if answer is None:
+            return None
+        return Answer(answer.choice, "as answered for an earlier fit of this cell", "cell")
+
+    def remember(self, topic: str, answer: Answer) -> None:
+        if answer.choice in ANSWERS:
+            self.given.setdefault(topic, answer)
 
 
 class Asker(Protocol):
