@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -65,3 +66,13 @@ def test_mistakes_get_a_clear_message_and_a_nonzero_exit(recorded):
     )
     unknown = kepler("explain", "K999", home=home)
     assert unknown.returncode != 0 and "No check 'K999'" in unknown.stderr
+
+
+def test_the_command_in_a_fresh_process_imports_no_framework(tmp_path):
+    """`kepler list` answers in well under a second: it imports the journal, not numpy, Keras or the templates."""
+    code = (
+        "import sys; from kepler_nb.presentation.cli import main; main(['--home', sys.argv[1], 'list']); "
+        "print(sorted(m for m in ('numpy', 'tensorflow', 'keras', 'jinja2', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -112,6 +112,7 @@ class Journal:
         # journal's reads, written by its next write or when the process exits.
         self._pending: dict[int, dict[str, Any]] = {}
         self._index = LookupIndex()
+        self._texts: dict[int, tuple[Any, str]] = {}  # each document's searchable text, while it is the same
 
     # -- writing -----------------------------------------------------------
     def start(self, summary: dict[str, Any], parts: dict[str, Any]) -> int:
@@ -260,7 +261,7 @@ class Journal:
         if isinstance(query, dict):
             filters, _ = _parse_simple_query(query)
             return [s for s in self.experiments() if all(_field_matches(s.get(k), v) for k, v in filters.items())]
-        from .query import parse
+        from .query import parse, record_text
 
         parsed = parse(query) if isinstance(query, str) else query
         # Matched on the stored documents; only the matches become summaries (a
@@ -272,10 +273,30 @@ class Journal:
                 cells[doc.doc_id] = (doc.get("blobs") or {}).get("cell")
                 view[at] = self._summary(doc)
 
-        def source(d: Any) -> str:
-            return self._cell_source((d.get("blobs") or {}).get("cell") if hasattr(d, "doc_id") else cells.get(d["id"]))
+        def cell(d: Any) -> Any:
+            return (d.get("blobs") or {}).get("cell") if hasattr(d, "doc_id") else cells.get(d["id"])
 
-        return parsed.apply(view, source=source, convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d)
+        def source(d: Any) -> str:
+            return self._cell_source(cell(d))
+
+        source.lower = lambda d: self._cell_source(cell(d), lower=True)  # type: ignore[attr-defined]
+        kept = self._texts
+
+        def texts(d: Any) -> str:
+            """A stored document's text, kept while it is the same document (an edit makes a new one)."""
+            if not hasattr(d, "doc_id"):
+                return record_text(d)
+            known = kept.get(d.doc_id)
+            if known is not None and known[0] is d:
+                return known[1]
+            text = record_text(d)
+            kept[d.doc_id] = (d, text)
+            return text
+
+        with gc_paused():
+            return parsed.apply(
+                view, source=source, convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d, texts=texts
+            )
 
     def similar(self, model_or_experiment: Any, k: int = 5) -> list[dict[str, Any]]:
         """The ``k`` earlier experiments most like a model or an experiment, best first.
@@ -381,11 +402,16 @@ class Journal:
                     damaged.setdefault("damaged", {})[name] = str(error)
         return parts
 
-    def _cell_source(self, address: str | None) -> str:
-        """The cell's source from its blob; blobs never change, so each is read once."""
+    def _cell_source(self, address: str | None, lower: bool = False) -> str:
+        """The cell's source from its blob (``lower``: lowercased); blobs never change, so each is read once."""
         if not address:
             return ""
         cache = self.__dict__.setdefault("_cell_cache", {})
+        if lower:
+            lowered = self.__dict__.setdefault("_cell_lower_cache", {})
+            if address not in lowered:
+                lowered[address] = self._cell_source(address).lower()
+            return lowered[address]
         if address not in cache:
             try:
                 value = self.blobs.get(address)

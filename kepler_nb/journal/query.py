@@ -180,7 +180,7 @@ class Text:
 
     def __call__(self, record: Record) -> bool:
         needle = self.words.lower()
-        return needle in record.text() or needle in record.source().lower()
+        return needle in record.text() or needle in record.source_lower()
 
 
 @dataclass(frozen=True)
@@ -234,17 +234,26 @@ class Query:
     sort: list[SortKey] = field(default_factory=list)
     limit: int | None = None
 
-    def matches(self, record: dict[str, Any], source: Callable[[dict[str, Any]], str] | None = None) -> bool:
-        return self.where is None or bool(self.where(Record(record, source)))
+    def matches(
+        self,
+        record: dict[str, Any],
+        source: Callable[[dict[str, Any]], str] | None = None,
+        texts: Callable[[dict[str, Any]], str] | None = None,
+    ) -> bool:
+        return self.where is None or bool(self.where(Record(record, source, texts)))
 
     def apply(
         self,
         records: Iterable[dict[str, Any]],
         source: Callable[[dict[str, Any]], str] | None = None,
         convert: Callable[[Any], dict[str, Any]] | None = None,
+        texts: Callable[[dict[str, Any]], str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The matching records (each passed through ``convert``), sorted and limited as the query says."""
-        found = [r for r in records if self.matches(r, source)]
+        """The matching records (each passed through ``convert``), sorted and limited as the query says.
+
+        ``texts`` gives a record's :func:`record_text` (a caller may keep them between searches)."""
+        where = self.where
+        found = list(records) if where is None else [r for r in records if where(Record(r, source, texts))]
         if convert is not None:
             found = [convert(r) for r in found]
         for key in reversed(self.sort):
@@ -487,12 +496,18 @@ def _value(token: Token) -> Value:
 class Record:
     """One summary as the query sees it: fields by name, text, and the cell's source on demand."""
 
-    __slots__ = ("summary", "_source", "_text")
+    __slots__ = ("summary", "_source", "_text", "_texts")
 
-    def __init__(self, summary: dict[str, Any], source: Callable[[dict[str, Any]], str] | None = None) -> None:
+    def __init__(
+        self,
+        summary: dict[str, Any],
+        source: Callable[[dict[str, Any]], str] | None = None,
+        texts: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
         self.summary = summary
         self._source = source
         self._text: str | None = None
+        self._texts = texts
 
     def get(self, name: str, value: Value | None = None) -> Any:
         getter = KNOWN_FIELDS.get(name)
@@ -510,11 +525,18 @@ class Record:
 
     def text(self) -> str:
         if self._text is None:
-            summary = self.summary
-            parts = [str(summary.get(k) or "") for k in TEXT_FIELDS]
-            parts += [str(t) for t in summary.get("tags") or []]
-            self._text = "\n".join(parts).lower()
+            self._text = self._texts(self.summary) if self._texts is not None else record_text(self.summary)
         return self._text
+
+    def source_lower(self) -> str:
+        """The source, lowercased; a source callable with a ``lower`` attribute gives it (cached) itself."""
+        lower = getattr(self._source, "lower", None)
+        if lower is None:
+            return self.source().lower()
+        try:
+            return lower(self.summary) or ""
+        except Exception:  # noqa: BLE001 - a missing blob matches nothing
+            return ""
 
     def source(self) -> str:
         if self._source is None:
@@ -523,6 +545,13 @@ class Record:
             return self._source(self.summary) or ""
         except Exception:  # noqa: BLE001 - a missing blob matches nothing
             return ""
+
+
+def record_text(summary: dict[str, Any]) -> str:
+    """The lowercased text a word or phrase is looked for in (besides the cell's source)."""
+    parts = [str(summary.get(k) or "") for k in TEXT_FIELDS]
+    parts += [str(t) for t in summary.get("tags") or []]
+    return "\n".join(parts).lower()
 
 
 def _param(params: dict[str, Any], name: str) -> Any:
@@ -602,17 +631,36 @@ def _compare(actual: Any, op: str, value: Value, field_name: str) -> bool:
 
 
 def _compare_numbers(a: float, op: str, b: float) -> bool:
+    # One comparison per call (not a dict of all of them): a search compares every record.
     if op == "=":
         return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
     if op == "~":
         return _compare_text(f"{a:g}", "~", f"{b:g}")
-    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    raise KeyError(op)
 
 
 def _compare_text(a: str, op: str, b: str) -> bool:
     if op == "~":
         return b in a
-    return {"=": a == b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
+    if op == "=":
+        return a == b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    raise KeyError(op)
 
 
 def _as_number(value: Any) -> float | None:

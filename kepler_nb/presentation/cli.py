@@ -9,7 +9,6 @@ import os
 import sys
 import warnings
 
-from ..checks.catalogue import all_checks, explain
 from ..journal.journal import Journal, UnknownExperimentError
 from .text import format_record, format_table, terminal_safe, to_json
 
@@ -160,12 +159,16 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _checks(args: argparse.Namespace) -> int:
+    from ..checks.catalogue import all_checks  # the whole catalogue: only for the commands about checks
+
     for c in all_checks():
         _out(f"{c.code}  {c.severity:<7}  {c.stage:<11}  {c.name:<34}  {c.summary}")
     return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from ..checks.catalogue import explain
+
     _out(explain(args.code))
     return 0
 
