@@ -368,6 +368,131 @@ def tiny_run_of_two_steps_per_epoch():
     return model, (x[:50], y[:50]), dict(epochs=12, batch_size=32)
 
 
+# -- more of keras.io's ways of writing models -------------------------------------------------
+def keras_model_docstring_subclass():
+    """keras.Model's docstring example: the Dropout is assigned last, the Dense returned by call()."""
+
+    class MyModel(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense1 = layers.Dense(32, activation="relu")
+            self.dense2 = layers.Dense(10, activation="softmax")
+            self.dropout = layers.Dropout(0.5)
+
+        def call(self, inputs, training=False):
+            x = self.dense1(inputs)
+            x = self.dropout(x, training=training)
+            return self.dense2(x)
+
+    x, y = digits()
+    model = MyModel()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, (x, y), dict(validation_split=0.2)
+
+
+def text_embedding_average_pooling():
+    """keras.io "Basic text classification": token ids -> Embedding -> GlobalAveragePooling1D -> sigmoid."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    tokens = np.where(labels[:, None] == 1, rng.integers(1, 500, (400, 40)), rng.integers(500, 1000, (400, 40)))
+    model = keras.Sequential(
+        [
+            keras.Input((40,), dtype="int64"),
+            layers.Embedding(1000, 16),
+            layers.Dropout(0.2),
+            layers.GlobalAveragePooling1D(),
+            layers.Dropout(0.2),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["binary_accuracy"])
+    return model, (tokens, labels.astype("float32")), dict(validation_split=0.2)
+
+
+def cnn_with_rescaling_and_augmentation():
+    """keras.io "Image classification from scratch": augmentation layers, then Rescaling(1/255), in the model."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    images = rng.uniform(0, 120, (300, 16, 16, 3)).astype("float32")
+    for k in range(3):
+        images[labels == k, :, :, k] += 130.0
+    data_augmentation = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)])
+    inputs = keras.Input((16, 16, 3))
+    x = data_augmentation(inputs)
+    x = layers.Rescaling(1.0 / 255)(x)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.25)(x)
+    outputs = layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="sparse_categorical_crossentropy", metrics=["acc"])
+    return model, (images, labels), dict(validation_split=0.2, batch_size=32)
+
+
+def autoencoder_mse_on_sigmoid():
+    """A dense autoencoder: pixels in [0, 1] reconstructed through a sigmoid with MSE."""
+    x, _ = digits()
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(8, activation="relu"),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(64, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    return model, (x, x), dict(validation_split=0.2, batch_size=32)
+
+
+def regression_with_adapted_normalization():
+    """keras.io / TF tutorial "Basic regression": raw features through an adapted Normalization layer."""
+    data = load_diabetes(scaled=False)
+    x, y = shuffled(data.data.astype("float32"), data.target.astype("float32"))
+    normalizer = layers.Normalization(axis=-1)
+    normalizer.adapt(x)
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            normalizer,
+            layers.Dense(32, activation="relu"),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(1),
+        ]
+    )
+    model.compile(loss="mean_absolute_error", optimizer=keras.optimizers.Adam(0.01))
+    return model, (x, y), dict(validation_split=0.2)
+
+
+def multi_output_list_with_loss_weights():
+    """Two probability outputs given as a list, with a list of losses and loss weights."""
+    x, y = digits()
+    inputs = keras.Input((64,))
+    hidden = layers.Dense(32, activation="relu")(inputs)
+    digit = layers.Dense(10, activation="softmax", name="digit")(hidden)
+    large = layers.Dense(1, activation="sigmoid", name="large")(hidden)
+    model = keras.Model(inputs, [digit, large])
+    model.compile(
+        optimizer="adam", loss=["sparse_categorical_crossentropy", "binary_crossentropy"], loss_weights=[1.0, 0.5]
+    )
+    return model, (x, [y, (y > 4).astype("float32")]), dict(validation_split=0.2)
+
+
+def shuffled_mapped_tf_data():
+    """A tf.data pipeline that maps, shuffles with no seed (a new order every epoch), batches and prefetches."""
+    x, y = digits()
+    (xt, yt), (xv, yv) = split(x, y)
+
+    def prepare(image, label):
+        return tf.cast(image, tf.float32), label
+
+    train = tf.data.Dataset.from_tensor_slices((xt, yt)).map(prepare).shuffle(1024).batch(32).prefetch(2)
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).map(prepare).batch(32)
+    model = mlp(64, 10, "softmax", "sparse_categorical_crossentropy")
+    return model, (train,), dict(validation_data=val)
+
+
 CASES = [
     dense_sparse_labels,
     dense_one_hot_labels,
@@ -390,6 +515,13 @@ CASES = [
     toy_set_with_a_few_copies,
     linear_projection_then_relu,
     tiny_run_of_two_steps_per_epoch,
+    keras_model_docstring_subclass,
+    text_embedding_average_pooling,
+    cnn_with_rescaling_and_augmentation,
+    autoencoder_mse_on_sigmoid,
+    regression_with_adapted_normalization,
+    multi_output_list_with_loss_weights,
+    shuffled_mapped_tf_data,
 ]
 
 
