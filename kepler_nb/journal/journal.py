@@ -476,6 +476,17 @@ def _user() -> str | None:
         return None
 
 
+_host: list[tuple[float, str]] = []
+
+
+def _hostname() -> str:
+    """This machine's name, asked again at most once a second (a search looks at every running record)."""
+    now = time.monotonic()
+    if not _host or now - _host[0][0] > 1.0:
+        _host[:] = [(now, socket.gethostname())]
+    return _host[0][1]
+
+
 def _process_started(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()
@@ -485,7 +496,7 @@ def _process_started(pid: int) -> float | None:
 
 def _is_dead(doc: dict[str, Any]) -> bool:
     """A ``running`` record whose process is gone (same host only: others can't be seen)."""
-    if doc.get("host") != socket.gethostname() or not doc.get("pid"):
+    if doc.get("host") != _hostname() or not doc.get("pid"):
         return False
     started = _process_started(doc["pid"])
     return started is None or (doc.get("pid_started") is not None and abs(started - doc["pid_started"]) > 1)

@@ -28,6 +28,7 @@ A part turned off is not written; the rest of the record is unchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -110,6 +111,11 @@ def redact(text: str) -> str:
     """``text`` with every value that looks like a credential replaced by ``[redacted: KIND]``."""
     if len(text) < MIN_LENGTH:
         return text
+    return _redact(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a notebook's cells come back in every record: each is searched once
+def _redact(text: str) -> str:
     for kind, pattern in PATTERNS:
         text = pattern.sub(f"[redacted: {kind}]", text)
     return ASSIGNMENT.sub(_redact_assignment, text)

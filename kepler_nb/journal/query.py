@@ -165,7 +165,26 @@ class Compare:
     def cost(self) -> int:
         return 2 if self.field == "source" else 1
 
+    def __post_init__(self) -> None:
+        # What the general comparison would do with a stored text or number, decided once per query.
+        value, plain = self.value, self.field not in KNOWN_FIELDS and self.field not in DATE_FIELDS
+        text_fast = plain and value.boolean is None and (value.number is None or value.quoted)
+        number_fast = plain and value.boolean is None and value.number is not None and not value.quoted
+        object.__setattr__(self, "_fast", (text_fast, value.text.lower(), number_fast))
+
     def __call__(self, record: Record) -> bool:
+        text_fast, wanted, number_fast = self._fast  # type: ignore[attr-defined]
+        if text_fast or number_fast:  # a field stored as it is: one type check, one comparison
+            actual = record.summary.get(self.field)
+            kind = type(actual)
+            op, negate = ("=", True) if self.op == "!=" else (self.op, False)
+            if kind is str and text_fast:
+                return _compare_text(actual.lower(), op, wanted) is not negate
+            if (kind is float or kind is int) and number_fast:
+                try:
+                    return _compare_numbers(float(actual), op, self.value.number) is not negate
+                except (OverflowError, ValueError, TypeError):
+                    return negate
         actual = record.get(self.field, self.value)
         if self.op == "!=":
             return not _matches(actual, "=", self.value, self.field)
@@ -253,7 +272,14 @@ class Query:
 
         ``texts`` gives a record's :func:`record_text` (a caller may keep them between searches)."""
         where = self.where
-        found = list(records) if where is None else [r for r in records if where(Record(r, source, texts))]
+        if where is None:
+            found = list(records)
+        else:
+            found, record = [], Record({}, source, texts)
+            for r in records:  # one Record, pointed at each in turn: a search looks at every record
+                record.summary, record._text = r, None
+                if where(record):
+                    found.append(r)
         if convert is not None:
             found = [convert(r) for r in found]
         for key in reversed(self.sort):
