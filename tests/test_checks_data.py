@@ -571,6 +571,26 @@ def test_a_reshuffled_pipeline_is_judged_on_a_sample_of_a_copy():
     assert "256 samples" in finding.message
 
 
+def test_a_pipeline_ending_in_random_augmentation_is_judged_on_what_the_augmentation_receives():
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1)])
+    images = RNG.integers(0, 256, size=(512, 8, 8, 1)).astype("float32")
+    ds = (
+        tf.data.Dataset.from_tensor_slices((images, RNG.integers(0, 10, 512)))
+        .shuffle(512)
+        .batch(32)
+        .map(lambda im, label: (augment(im, training=True), label))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    findings = run(dense((8, 8, 1)), ds)
+    assert_no_failures(findings)
+    assert not [f.line() for f in findings if f.stage == "data" and f.skipped and "not sampled" in f.message]
+    (finding,) = found(findings, "K303")
+    assert "values 0..255" in finding.message
+    assert "only a sample was inspected" in finding.message and "before the random map(s)" in finding.message
+
+
 def test_a_generator_is_judged_on_its_first_batches():
     def batches():
         rng = np.random.default_rng(0)

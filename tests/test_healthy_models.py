@@ -493,6 +493,26 @@ def shuffled_mapped_tf_data():
     return model, (train,), dict(validation_data=val)
 
 
+def augmentation_in_the_tf_data_pipeline():
+    """keras.io "Image classification from scratch", option 2: augmentation mapped over the batched dataset."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 320)
+    images = rng.uniform(0, 120, (320, 16, 16, 3)).astype("float32")
+    images[labels == 1, :, :, 0] += 130.0
+    data_augmentation = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)])
+    train = tf.data.Dataset.from_tensor_slices((images[:256], labels[:256])).shuffle(256).batch(32)
+    train = train.map(lambda img, label: (data_augmentation(img), label), num_parallel_calls=2).prefetch(2)
+    val = tf.data.Dataset.from_tensor_slices((images[256:], labels[256:])).batch(32)
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-4), loss="binary_crossentropy", metrics=["accuracy"])
+    return model, (train,), dict(validation_data=val)
+
+
 CASES = [
     dense_sparse_labels,
     dense_one_hot_labels,
@@ -522,6 +542,7 @@ CASES = [
     regression_with_adapted_normalization,
     multi_output_list_with_loss_weights,
     shuffled_mapped_tf_data,
+    augmentation_in_the_tf_data_pipeline,
 ]
 
 

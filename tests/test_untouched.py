@@ -233,6 +233,28 @@ def test_dataset_with_random_augmentation_is_not_advanced():
     assert view.problem and "random" in view.problem
 
 
+def test_a_random_augmentation_map_at_the_end_is_passed_over_and_not_advanced():
+    flip = keras.layers.RandomFlip("horizontal", seed=1)
+    images = np.arange(64 * 4 * 4, dtype="float32").reshape(64, 4, 4, 1)
+    labels = np.arange(64) % 2
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .map(lambda im, label: (im / 255.0, label))
+        .shuffle(64)
+        .batch(8)
+        .map(lambda im, label: (flip(im, training=True), label))
+        .prefetch(2)
+    )
+    before = flip.generator.state.numpy().copy()
+
+    view, passed = describe_fit_data(dataset, None)
+
+    assert passed is dataset
+    assert np.array_equal(flip.generator.state.numpy(), before)
+    assert view.problem is None and view.x.shape == (64, 4, 4, 1)
+    assert "before the random map(s) at its end" in view.note and "copy of the shuffled" in view.note
+
+
 def test_pydataset_with_numpy_randomness_leaves_numpy_state(digits):
     x, y = digits
 

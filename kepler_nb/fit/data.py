@@ -9,7 +9,9 @@ generator is replaced by one that replays the sampled items first, so ``fit``
 still sees every item. A ``tf.data`` pipeline that reshuffles on every pass
 is read through a copy whose shuffles have seed generators of their own
 (:func:`own_shuffle_copy`): the user's pipeline yields the same order as if
-Kepler had never read it.
+Kepler had never read it. Random ``map`` steps at its end (augmentation with
+Keras random layers, whose state every read advances) are passed over: what
+they receive is read instead, and said so.
 """
 
 from __future__ import annotations
@@ -210,13 +212,20 @@ def _view_dataset(ds: Any) -> DataView:
 
     cardinality = int(tf.data.experimental.cardinality(ds).numpy())
     total = cardinality if cardinality >= 0 else None
+    changes = _changes_when_read(ds)
+    before = ""
+    if changes and changes != RESHUFFLES:
+        inner = _before_random_maps(ds)
+        if inner is not None:
+            ds, changes = inner, _changes_when_read(inner)
+            before = ", before the random map(s) at its end (reading those would advance their random state)"
     source = _sliced_arrays(ds)
     if source is not None:
         view = view_arrays(*source)
         view.kind = "dataset"
-        view.note = "the arrays the tf.data pipeline slices, read without iterating it"
+        view.note = f"the arrays the tf.data pipeline slices, read without iterating it{before}"
+        view.complete = not before  # what the random maps make of them is not seen
         return view
-    changes = _changes_when_read(ds)
     what = "a tf.data.Dataset"
     if changes == RESHUFFLES:
         # Iterating it would advance its shuffle's seed: a copy with seed generators of its own is read instead.
@@ -233,9 +242,42 @@ def _view_dataset(ds: Any) -> DataView:
         batches = [_to_numpy(b) for b in ds.take(SAMPLE_BATCHES)]
     except Exception as error:  # noqa: BLE001 - a user pipeline can raise anything
         return DataView(kind="dataset", complete=False, problem=f"the dataset could not be sampled ({error})")
-    view = view_batches(batches, "dataset", f"first {len(batches)} batches of {what}", None)
+    view = view_batches(batches, "dataset", f"first {len(batches)} batches of {what}{before}", None)
     view.note += f"; {total} batches in all" if total is not None else ""
     return view
+
+
+# Steps at the end of a pipeline that are passed over to reach what a random augmentation map receives.
+PASS_OVER_STEPS = frozenset({"_MapDataset", "_ParallelMapDataset", "_PrefetchDataset", "_OptionsDataset"})
+
+
+def _before_random_maps(ds: Any) -> Any:
+    """What the random ``map`` steps at the end of ``ds`` receive (maps that keep the element's structure and
+    dtypes, as an augmentation does), when that part can be read without changing anything; else None.
+
+    ``ds.batch(32).map(augment).prefetch(1)`` gives ``ds.batch(32)``.
+    """
+    node, passed_map = ds, False
+    for _ in range(32):
+        if _changes_when_read(node) in (None, RESHUFFLES):
+            return node if passed_map else None
+        kind = type(node).__name__
+        inner = getattr(node, "_input_dataset", None)
+        if kind not in PASS_OVER_STEPS or inner is None or not _same_structure(node.element_spec, inner.element_spec):
+            return None
+        passed_map = passed_map or "Map" in kind
+        node = inner
+    return None
+
+
+def _same_structure(a: Any, b: Any) -> bool:
+    import tensorflow as tf
+
+    try:
+        tf.nest.assert_same_structure(a, b)
+    except (TypeError, ValueError):
+        return False
+    return all(x.dtype == y.dtype for x, y in zip(tf.nest.flatten(a), tf.nest.flatten(b)))
 
 
 # Dataset ops that draw their order from a seed generator resource, and which input holds it.
