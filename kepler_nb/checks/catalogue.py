@@ -24,8 +24,10 @@ from . import (
     setup,
     training,
     training_diagnosis,
+    training_loss,
     training_probe,
     training_progress,
+    training_validation,
 )
 from .registry import Check, check_of
 
@@ -41,6 +43,8 @@ CHECK_MODULES: tuple[ModuleType, ...] = (
     data_samples,
     data_targets,
     training,  # K4xx during training
+    training_loss,
+    training_validation,
     training_diagnosis,
     training_probe,
     training_progress,
