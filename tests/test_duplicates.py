@@ -12,7 +12,7 @@ from conftest import cell_text, make_notebook, run_notebook
 
 from kepler_nb import Journal, ModelInspector
 from kepler_nb.interception.options import RunOptions
-from kepler_nb.presentation.similar import curves_figure
+from kepler_nb.presentation.similar import curves_figure, in_words
 
 RNG = np.random.default_rng(3)
 X = RNG.normal(size=(160, 6)).astype("float32")
@@ -73,8 +73,8 @@ def test_one_hyperparameter_changed_is_similar_not_a_duplicate(kepler_home):
     assert "This exact experiment" not in text and len(history.epoch) == 2
     assert "1 similar model found" in text
     assert second.similar[0]["id"] == first.experiment_id
-    assert second.similar[0]["relation"] == "same model, different hyperparameters"
-    assert second.similar[0]["differences"] == ["learning rate 0.01 (this run: 0.001)"]
+    assert in_words(second.similar[0])["relation"] == "same model, different hyperparameters"
+    assert in_words(second.similar[0])["differences"] == ["learning rate 0.01 (this run: 0.001)"]
     assert "learning rate 0.01 (this run: 0.001)" in text and "%kepler tensorboard 1" in text
 
 
@@ -85,8 +85,8 @@ def test_one_data_value_changed_is_similar_not_a_duplicate(kepler_home):
     second, _, text = inspect(build(), x=changed)
     assert "This exact experiment" not in text
     assert second.similar[0]["id"] == first.experiment_id
-    assert second.similar[0]["relation"] == "same model, different data"
-    assert second.similar[0]["differences"] == ["other training data (same size, different content)"]
+    assert in_words(second.similar[0])["relation"] == "same model, different data"
+    assert in_words(second.similar[0])["differences"] == ["other training data (same size, different content)"]
 
 
 def test_a_nearby_architecture_is_named_and_cancel_trains_nothing(kepler_home, monkeypatch):
@@ -94,8 +94,8 @@ def test_a_nearby_architecture_is_named_and_cancel_trains_nothing(kepler_home, m
     monkeypatch.setenv("KEPLER_ANSWER", "skip")
     model = build(units=16)
     second, history, text = inspect(model)
-    assert second.similar[0]["relation"] == "nearby architecture, same data"
-    assert second.similar[0]["differences"] == ["layer 1 Dense: 8 units (this run: 16)"]
+    assert in_words(second.similar[0])["relation"] == "nearby architecture, same data"
+    assert in_words(second.similar[0])["differences"] == ["layer 1 Dense: 8 units (this run: 16)"]
     assert "Continue training? -> Cancel (from KEPLER_ANSWER)" in text
     assert history.history == {} and int(model.optimizer.iterations.numpy()) == 0
     record = Journal().get(second.experiment_id)
@@ -107,16 +107,16 @@ def test_journal_similar_ranks_with_differences(kepler_home):
     inspect(build(units=16))
     inspect(build(lr=0.05, activation="tanh"))
     found = Journal().similar(1, k=5)
-    assert [(r["id"], r["relation"]) for r in found] == [
+    assert [(r["id"], in_words(r)["relation"]) for r in found] == [
         (2, "nearby architecture, same data"),
         (3, "nearby architecture, same data"),
     ]
-    assert found[1]["differences"] == [
+    assert in_words(found[1])["differences"] == [
         "layer 1 Dense: tanh activation (this run: relu)",
         "learning rate 0.05 (this run: 0.01)",
     ]
     by_model = Journal().similar(build(units=16), k=1)
-    assert by_model[0]["id"] == 2 and by_model[0]["relation"] == "same model"
+    assert by_model[0]["id"] == 2 and in_words(by_model[0])["relation"] == "same model"
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")

@@ -7,6 +7,7 @@ import pytest
 from kepler_nb.fit.signature import digest
 from kepler_nb.journal.journal import Journal
 from kepler_nb.journal.similarity import compare, find_duplicate, lookup, setting_differences_of_parts
+from kepler_nb.presentation.similar import difference_text, in_words
 
 HPARAMS = {
     "optimizer": "Adam",
@@ -55,14 +56,14 @@ def test_the_latest_finished_run_of_the_same_experiment_is_the_duplicate():
 def test_same_model_on_other_data_or_hyperparameters_says_which():
     target = run(0)
     other_data = compare(target, run(1, data="d2"))
-    assert other_data.relation == "same model, different data"
-    assert other_data.differences == ["other training data (same size, different content)"]
+    assert in_words(other_data.to_dict())["relation"] == "same model, different data"
+    assert in_words(other_data.to_dict())["differences"] == ["other training data (same size, different content)"]
     other_lr = compare(target, run(2, learning_rate=0.01))
-    assert other_lr.relation == "same model, different hyperparameters"
-    assert other_lr.differences == ["learning rate 0.01 (this run: 0.001)"]
+    assert in_words(other_lr.to_dict())["relation"] == "same model, different hyperparameters"
+    assert in_words(other_lr.to_dict())["differences"] == ["learning rate 0.01 (this run: 0.001)"]
     both = compare(target, run(3, data="d2", batch_size=64))
-    assert both.relation == "same model, different data and hyperparameters"
-    assert "batch size 64 (this run: 32)" in both.differences
+    assert in_words(both.to_dict())["relation"] == "same model, different data and hyperparameters"
+    assert "batch size 64 (this run: 32)" in in_words(both.to_dict())["differences"]
 
 
 @pytest.mark.parametrize(
@@ -83,8 +84,8 @@ def test_same_model_on_other_data_or_hyperparameters_says_which():
 def test_a_nearby_architecture_names_the_layer_that_differs(layers, expected):
     match = compare(run(0), run(1, layers=layers))
     assert match is not None
-    assert match.relation == "nearby architecture, same data"
-    assert match.differences == [expected]
+    assert in_words(match.to_dict())["relation"] == "nearby architecture, same data"
+    assert in_words(match.to_dict())["differences"] == [expected]
 
 
 def test_far_architectures_and_other_problems_are_not_similar():
@@ -127,7 +128,7 @@ def test_named_settings_from_the_stored_parts():
         "compile": {"optimizer_config": {"beta_1": 0.9, "learning_rate": 0.001}, "metrics": ["accuracy"]},
         "fit": {"epochs": 3, "class_weight": False},
     }
-    assert setting_differences_of_parts(theirs, ours) == [
+    assert [difference_text(d.to_dict()) for d in setting_differences_of_parts(theirs, ours)] == [
         "optimizer beta_1 0.5 (this run: 0.9)",
         "class_weight True (this run: False)",
     ]
@@ -140,7 +141,28 @@ def test_journal_similar_by_id_and_by_summary(kepler_home):
         journal.start(fields, {"compile": {"optimizer_config": {"beta_1": 0.9}}, "fit": {"epochs": 5}})
     found = journal.similar(1, k=5)
     assert [r["id"] for r in found] == [2, 3]
-    assert found[0]["relation"] == "same model, different hyperparameters"
-    assert found[0]["differences"] == ["learning rate 0.01 (this run: 0.001)"]
+    assert found[0]["relation"] == "same-model" and found[0]["same_data"] is True
+    assert found[0]["differences"] == [
+        {"kind": "hyperparameter", "name": "learning_rate", "theirs": 0.01, "ours": 0.001, "index": None}
+    ]
+    assert in_words(found[0])["relation"] == "same model, different hyperparameters"
+    assert in_words(found[0])["differences"] == ["learning rate 0.01 (this run: 0.001)"]
     assert 0 < found[1]["similarity"] < found[0]["similarity"] <= 1
     assert journal.similar(journal.experiments()[1], k=1)[0]["id"] == 1
+
+
+def test_the_journal_writes_no_prose_about_differences():
+    """Every difference is data (kind, name, values); the words are the presentation's."""
+    target = run(0)
+    match = compare(target, run(1, data="d2", learning_rate=0.01, layers=[["Dense", 64, "relu", "x"], LAYERS[1]]))
+    found = match.to_dict()
+    assert found["relation"] == "nearby-architecture" and found["same_data"] is False
+    assert [d["kind"] for d in found["differences"]] == ["layer-changed", "data", "hyperparameter"]
+    assert found["differences"][0] == {
+        "kind": "layer-changed",
+        "name": "",
+        "theirs": ["Dense", 64, "relu", "x"],
+        "ours": list(LAYERS[0]),
+        "index": 1,
+    }
+    assert not [d for d in found["differences"] if any(" " in str(v) for v in d.values() if isinstance(v, str))]

@@ -304,8 +304,11 @@ class Journal:
         Takes an experiment id, a summary, a Keras model (its architecture
         only) or a :class:`~kepler_nb.fit.signature.Signature`. Each result
         is the experiment's summary with ``similarity`` (0..1), ``relation``
-        ("same model, different data", "nearby architecture, same data"...)
-        and ``differences`` (``"learning_rate 0.01 (this run: 0.001)"``).
+        (``same-model``, ``nearby-architecture``...), ``same_data`` and
+        ``differences``, each a :class:`~kepler_nb.journal.similarity.Difference`
+        as a dict (``{"kind": "hyperparameter", "name": "learning_rate",
+        "theirs": 0.01, "ours": 0.001, ...}``);
+        :func:`kepler_nb.presentation.similar.in_words` says them in words.
         """
         from ..fit.signature import Signature, model_signature
         from .similarity import setting_differences_of_parts

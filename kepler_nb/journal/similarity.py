@@ -12,14 +12,15 @@ experiments loads no blob. Two experiments are *similar* when they train
 
 Runs of the same model rank first, then nearby architectures; within each,
 by a score that weighs the architecture, the data and the hyperparameters.
-Each match says which of these it is and spells out every difference, from
-the earlier experiment's side, with this run's value in brackets:
-``learning_rate 0.01 (this run: 0.001)``.
+Each match says which of these it is (``relation``, a code) and lists every
+difference as data (:class:`Difference`: what differs, the earlier
+experiment's value, this run's). Putting them in words is the presentation's
+job (:mod:`kepler_nb.presentation.similar`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,12 +34,39 @@ MAX_ARCH_FRACTION = 0.1
 COMPARABLE = ("finished", "interrupted")
 # How much each part weighs in the similarity score (they sum to 1).
 WEIGHT_ARCH, WEIGHT_DATA, WEIGHT_HPARAMS = 0.6, 0.25, 0.15
-OTHER_SETTINGS = "other compile or fit settings"
 # Settings the summary's hyperparameters already name (or that change nothing).
 MAIN_SETTINGS = frozenset(
     {"name", "learning_rate", "epochs", "batch_size", "validation_split", "shuffle", "verbose", "compiled", "loss"}
 )
-HPARAM_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size", "validation_split": "validation split"}
+# How one experiment relates to another (Match.relation).
+SAME_EXPERIMENT, SAME_MODEL, NEARBY_ARCHITECTURE = "same-experiment", "same-model", "nearby-architecture"
+# Kinds of difference (Difference.kind).
+LAYER_CHANGED, LAYER_REMOVED, LAYER_ADDED = "layer-changed", "layer-removed", "layer-added"
+DATA, HYPERPARAMETER, SETTING, OTHER_SETTINGS = "data", "hyperparameter", "setting", "other-settings"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way an earlier experiment differs from this run: what, their value, this run's.
+
+    - ``layer-changed``: layer ``index`` (theirs, 1-based) is ``theirs`` there and
+      ``ours`` here, each a layer row (type, size, activation, ...);
+    - ``layer-removed``: their layer ``index`` (``theirs``) is not in this run;
+    - ``layer-added``: this run's layer ``index`` (``ours``) is not in theirs;
+    - ``data``: other training data, ``theirs``/``ours`` the sample counts;
+    - ``hyperparameter`` / ``setting``: ``name`` differs (``learning_rate``,
+      ``optimizer beta_1``), from ``theirs`` to ``ours``;
+    - ``other-settings``: compile or fit settings differ that the summary can't name.
+    """
+
+    kind: str
+    name: str = ""
+    theirs: Any = None
+    ours: Any = None
+    index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass
@@ -47,21 +75,24 @@ class Match:
 
     experiment: dict[str, Any]
     score: float
-    relation: str
-    differences: list[str] = field(default_factory=list)
+    relation: str  # SAME_EXPERIMENT, SAME_MODEL or NEARBY_ARCHITECTURE
+    differences: list[Difference] = field(default_factory=list)
+    same_data: bool | None = None  # None: this run's data is not known
 
-    def name_settings(self, names: list[str]) -> None:
-        """Replace the vague "other compile or fit settings" by the settings named."""
-        if names and OTHER_SETTINGS in self.differences:
-            at = self.differences.index(OTHER_SETTINGS)
-            self.differences[at : at + 1] = names
+    def name_settings(self, named: list[Difference]) -> None:
+        """Replace the vague "other settings" by the settings named."""
+        kinds = [d.kind for d in self.differences]
+        if named and OTHER_SETTINGS in kinds:
+            at = kinds.index(OTHER_SETTINGS)
+            self.differences[at : at + 1] = named
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.experiment,
             "similarity": round(self.score, 3),
             "relation": self.relation,
-            "differences": list(self.differences),
+            "same_data": self.same_data,
+            "differences": [d.to_dict() for d in self.differences],
         }
 
 
@@ -154,7 +185,7 @@ class _Target:
         self.hparams = target.get("hparams") or {}
         self.arch = _arch_key(target.get("arch"))
         # Keyed by architecture signature: one edit distance per distinct model.
-        self.distances: dict[str, tuple[float, list[str]] | None] = {}
+        self.distances: dict[str, tuple[float, list[Difference]] | None] = {}
 
     def same_problem(self, other: dict[str, Any]) -> bool:
         """Inputs of one shape and as many classes: models for the same kind of problem."""
@@ -164,7 +195,7 @@ class _Target:
             and other.get("n_classes") == self.n_classes
         )
 
-    def arch_distance(self, other: dict[str, Any]) -> tuple[float, list[str]] | None:
+    def arch_distance(self, other: dict[str, Any]) -> tuple[float, list[Difference]] | None:
         signature = other.get("arch_signature")
         if signature == self.arch_signature:
             return 0.0, []
@@ -174,7 +205,7 @@ class _Target:
             self.distances[signature] = _arch_distance(_arch_key(other.get("arch")), self.arch)
         return self.distances[signature]
 
-    def score(self, other: dict[str, Any]) -> tuple[float, tuple[float, list[str]]] | None:
+    def score(self, other: dict[str, Any]) -> tuple[float, tuple[float, list[Difference]]] | None:
         arch = self.arch_distance(other)
         if arch is None:
             return None
@@ -188,27 +219,25 @@ class _Target:
             hp_score = 1.0
         return WEIGHT_ARCH * arch_score + WEIGHT_DATA * data_score + WEIGHT_HPARAMS * hp_score, arch
 
-    def describe(self, other: dict[str, Any], score: float, arch: tuple[float, list[str]]) -> Match:
+    def describe(self, other: dict[str, Any], score: float, arch: tuple[float, list[Difference]]) -> Match:
         same_model = other.get("arch_signature") == self.arch_signature
         same_data = self.data is not None and other.get("data_signature") == self.data
         new_data = self.data is not None and not same_data
-        hp_diffs = _hparam_differences(other.get("hparams") or {}, self.hparams)
         differences = list(arch[1])
         if new_data:
-            differences.append(_data_difference(other, self.fields))
-        differences += hp_diffs
+            differences.append(Difference(DATA, theirs=other.get("n_samples"), ours=self.fields.get("n_samples")))
+        differences += _hparam_differences(other.get("hparams") or {}, self.hparams)
         if same_model and self.signature is not None and other.get("signature") == self.signature:
-            relation = "the same experiment"
+            relation = SAME_EXPERIMENT
         elif same_model:
-            parts = [p for p, differ in (("data", new_data), ("hyperparameters", hp_diffs)) if differ]
-            relation = "same model, different " + " and ".join(parts) if parts else "same model"
+            relation = SAME_MODEL
         else:
-            relation = "nearby architecture" + (", same data" if same_data else ", different data" if new_data else "")
-        return Match(other, score, relation, differences)
+            relation = NEARBY_ARCHITECTURE
+        return Match(other, score, relation, differences, same_data=None if self.data is None else same_data)
 
 
-def setting_differences(theirs: dict[str, Any], ours: dict[str, Any], prefix: str = "") -> list[str]:
-    """Name every differing setting of two flat-ish dicts (compile or fit parts of two records)."""
+def setting_differences(theirs: dict[str, Any], ours: dict[str, Any], prefix: str = "") -> list[Difference]:
+    """Every differing setting of two flat-ish dicts (compile or fit parts of two records)."""
     found = []
     for key in sorted(set(theirs) | set(ours)):
         a, b = theirs.get(key), ours.get(key)
@@ -217,11 +246,11 @@ def setting_differences(theirs: dict[str, Any], ours: dict[str, Any], prefix: st
         if isinstance(a, dict) and isinstance(b, dict):
             found += setting_differences(a, b, prefix=f"{prefix}{key}.")
         else:
-            found.append(f"{prefix}{key} {_show(a)} (this run: {_show(b)})")
+            found.append(Difference(SETTING, f"{prefix}{key}", a, b))
     return found
 
 
-def setting_differences_of_parts(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+def setting_differences_of_parts(theirs: dict[str, Any], ours: dict[str, Any]) -> list[Difference]:
     """The optimizer, metric and fit settings that differ, read from two records' ``compile`` and ``fit`` parts."""
 
     def rest(part: Any) -> dict[str, Any]:
@@ -234,7 +263,7 @@ def setting_differences_of_parts(theirs: dict[str, Any], ours: dict[str, Any]) -
         rest(their_compile.get("optimizer_config")), rest(our_compile.get("optimizer_config")), prefix="optimizer "
     )
     if their_compile.get("metrics") != our_compile.get("metrics"):
-        found.append(f"metrics {_show(their_compile.get('metrics'))} (this run: {_show(our_compile.get('metrics'))})")
+        found.append(Difference(SETTING, "metrics", their_compile.get("metrics"), our_compile.get("metrics")))
     return found + setting_differences(rest(theirs.get("fit")), rest(ours.get("fit")))
 
 
@@ -247,7 +276,7 @@ def _arch_key(layers: Any) -> tuple:
     return tuple(tuple(row) if isinstance(row, list) else row for row in layers or ())
 
 
-def _arch_distance(theirs: tuple, ours: tuple) -> tuple[float, list[str]] | None:
+def _arch_distance(theirs: tuple, ours: tuple) -> tuple[float, list[Difference]] | None:
     """Edit distance between two layer lists, with the edits named; None when too far apart."""
     limit = max(MAX_ARCH_DISTANCE, MAX_ARCH_FRACTION * max(len(theirs), len(ours)))
     if abs(len(theirs) - len(ours)) > limit:
@@ -283,69 +312,32 @@ def _layer_cost(a: tuple, b: tuple) -> float:
     return cost or 0.25  # same size and activation: other settings differ
 
 
-def _edits(theirs: tuple, ours: tuple, cost: list[list[float]]) -> list[str]:
+def _edits(theirs: tuple, ours: tuple, cost: list[list[float]]) -> list[Difference]:
     edits = []
     i, j = len(theirs), len(ours)
     while i or j:
         if i and j and cost[i][j] == cost[i - 1][j - 1] + _layer_cost(theirs[i - 1], ours[j - 1]):
             a, b = theirs[i - 1], ours[j - 1]
             if a != b:
-                edits.append(_layer_change(i, a, b))
+                edits.append(Difference(LAYER_CHANGED, theirs=list(a), ours=list(b), index=i))
             i, j = i - 1, j - 1
         elif i and cost[i][j] == cost[i - 1][j] + 1.0:
-            edits.append(f"layer {i} {_layer_text(theirs[i - 1])} (not in this run)")
+            edits.append(Difference(LAYER_REMOVED, theirs=list(theirs[i - 1]), index=i))
             i -= 1
         else:
-            edits.append(f"no layer {_layer_text(ours[j - 1])} (this run has it as layer {j})")
+            edits.append(Difference(LAYER_ADDED, ours=list(ours[j - 1]), index=j))
             j -= 1
     return edits[::-1]
 
 
-def _layer_change(index: int, a: tuple, b: tuple) -> str:
-    if a[0] != b[0]:
-        return f"layer {index} {_layer_text(a)} (this run: {_layer_text(b)})"
-    changes = []
-    if a[1] != b[1]:
-        changes.append(f"{_show(a[1])} {_size_word(a[0])} (this run: {_show(b[1])})")
-    if a[2] != b[2]:
-        changes.append(f"{_show(a[2])} activation (this run: {_show(b[2])})")
-    return f"layer {index} {a[0]}: " + (", ".join(changes) if changes else "other layer settings")
-
-
-def _layer_text(row: tuple) -> str:
-    args = [str(v) for v in row[1:3] if v not in (None, "", "linear")]
-    return f"{row[0]}({', '.join(args)})" if args else str(row[0])
-
-
-def _size_word(layer_type: str) -> str:
-    if "Conv" in layer_type:
-        return "filters"
-    if "Dropout" in layer_type:
-        return "rate"
-    if "Pool" in layer_type:
-        return "pool size"
-    return "units"
-
-
-def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[Difference]:
     if not theirs or not ours:  # a model alone has no hyperparameters to compare
         return []
     keys = [k for k in dict.fromkeys([*ours, *theirs]) if k != "other"]
-    found = [
-        f"{HPARAM_NAMES.get(k, k)} {_show(theirs.get(k))} (this run: {_show(ours.get(k))})"
-        for k in keys
-        if theirs.get(k) != ours.get(k)
-    ]
+    found = [Difference(HYPERPARAMETER, k, theirs.get(k), ours.get(k)) for k in keys if theirs.get(k) != ours.get(k)]
     if theirs.get("other") != ours.get("other"):
-        found.append(OTHER_SETTINGS)
+        found.append(Difference(OTHER_SETTINGS))
     return found
-
-
-def _data_difference(other: dict[str, Any], target: dict[str, Any]) -> str:
-    a, b = other.get("n_samples"), target.get("n_samples")
-    if a is not None and b is not None and a != b:
-        return f"other training data ({a} samples; this run: {b})"
-    return "other training data (same size, different content)"
 
 
 def _primary(final: dict[str, Any]) -> tuple[float, str] | None:
@@ -366,9 +358,3 @@ def primary_metric(final: dict[str, Any]) -> tuple[str, float] | None:
         return None
     value, name = found
     return name, value if "accuracy" in name else -value
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "none" if value is None else str(value)

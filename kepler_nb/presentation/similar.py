@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..journal import similarity
 from ..journal.similarity import primary_metric
 
 if TYPE_CHECKING:
@@ -32,6 +33,89 @@ if TYPE_CHECKING:
 COLUMNS = ("id", "name", "how it relates", "what differs", "best")
 MAX_DIFFERENCES = 3  # per row of the table; the rest is counted
 PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#868e96")
+HPARAM_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size", "validation_split": "validation split"}
+HYPERPARAMETER_KINDS = (similarity.HYPERPARAMETER, similarity.SETTING, similarity.OTHER_SETTINGS)
+
+
+# -- a match in words ---------------------------------------------------------------
+def relation_text(match: dict[str, Any]) -> str:
+    """How a similar run relates to this one: "same model, different data", "nearby architecture, same data"."""
+    relation, same_data = match.get("relation"), match.get("same_data")
+    if relation == similarity.SAME_EXPERIMENT:
+        return "the same experiment"
+    if relation == similarity.SAME_MODEL:
+        kinds = {d.get("kind") for d in match.get("differences") or []}
+        parts = [
+            part
+            for part, differ in (("data", same_data is False), ("hyperparameters", kinds & set(HYPERPARAMETER_KINDS)))
+            if differ
+        ]
+        return "same model, different " + " and ".join(parts) if parts else "same model"
+    if relation == similarity.NEARBY_ARCHITECTURE:
+        return "nearby architecture" + {True: ", same data", False: ", different data"}.get(same_data, "")
+    return str(relation or "similar")
+
+
+def difference_text(difference: dict[str, Any]) -> str:
+    """One difference, from the earlier run's side: ``learning rate 0.01 (this run: 0.001)``."""
+    kind, theirs, ours = difference.get("kind"), difference.get("theirs"), difference.get("ours")
+    index, name = difference.get("index"), str(difference.get("name") or "")
+    if kind == similarity.LAYER_CHANGED:
+        return _layer_change(index, theirs, ours)
+    if kind == similarity.LAYER_REMOVED:
+        return f"layer {index} {_layer_text(theirs)} (not in this run)"
+    if kind == similarity.LAYER_ADDED:
+        return f"no layer {_layer_text(ours)} (this run has it as layer {index})"
+    if kind == similarity.DATA:
+        if theirs is not None and ours is not None and theirs != ours:
+            return f"other training data ({theirs} samples; this run: {ours})"
+        return "other training data (same size, different content)"
+    if kind == similarity.HYPERPARAMETER:
+        return f"{HPARAM_NAMES.get(name, name)} {_show(theirs)} (this run: {_show(ours)})"
+    if kind == similarity.SETTING:
+        return f"{name} {_show(theirs)} (this run: {_show(ours)})"
+    return "other compile or fit settings"
+
+
+def in_words(match: dict[str, Any]) -> dict[str, Any]:
+    """A match with its relation and differences as the text Kepler shows."""
+    return {
+        **match,
+        "relation": relation_text(match),
+        "differences": [difference_text(d) for d in match.get("differences") or []],
+    }
+
+
+def _layer_change(index: int | None, a: list, b: list) -> str:
+    if a[0] != b[0]:
+        return f"layer {index} {_layer_text(a)} (this run: {_layer_text(b)})"
+    changes = []
+    if a[1] != b[1]:
+        changes.append(f"{_show(a[1])} {_size_word(a[0])} (this run: {_show(b[1])})")
+    if a[2] != b[2]:
+        changes.append(f"{_show(a[2])} activation (this run: {_show(b[2])})")
+    return f"layer {index} {a[0]}: " + (", ".join(changes) if changes else "other layer settings")
+
+
+def _layer_text(row: list) -> str:
+    args = [str(v) for v in row[1:3] if v not in (None, "", "linear")]
+    return f"{row[0]}({', '.join(args)})" if args else str(row[0])
+
+
+def _size_word(layer_type: str) -> str:
+    if "Conv" in layer_type:
+        return "filters"
+    if "Dropout" in layer_type:
+        return "rate"
+    if "Pool" in layer_type:
+        return "pool size"
+    return "units"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "none" if value is None else str(value)
 
 
 def ago(created: str | None, now: float | None = None) -> str:
@@ -89,7 +173,7 @@ def team_similar_text(matches: Sequence[dict[str, Any]], limit: int = 3) -> str:
         metric = quote_metric(match)
         parts.append(
             f"{match.get('user') or 'someone'} on {match.get('host') or '?'}, {match.get('name')!r} "
-            f"({match.get('relation')}, {ago(match.get('created'))}){': ' + metric if metric else ''}"
+            f"({relation_text(match)}, {ago(match.get('created'))}){': ' + metric if metric else ''}"
         )
     more = f"; {len(matches) - limit} more" if len(matches) > limit else ""
     return f"{len(matches)} similar {runs} by the team on the MLflow server: " + "; ".join(parts) + more + "."
@@ -112,7 +196,7 @@ def similar_rows(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] |
     """One row per similar experiment: id, name, relation, differences, best metric."""
     rows = []
     for match in matches:
-        differences = list(match.get("differences") or [])
+        differences = [difference_text(d) for d in match.get("differences") or []]
         shown = "; ".join(differences[:MAX_DIFFERENCES])
         if len(differences) > MAX_DIFFERENCES:
             shown += f"; {len(differences) - MAX_DIFFERENCES} more"
@@ -121,7 +205,7 @@ def similar_rows(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] |
             [
                 str(match.get("id")),
                 str(match.get("name") or ""),
-                str(match.get("relation") or ""),
+                relation_text(match),
                 shown or "nothing recorded",
                 best_of(history, match.get("final") or {}),
             ]

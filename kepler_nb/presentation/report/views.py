@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...checks.catalogue import get_check
+from ..similar import difference_text, relation_text
 from . import plots
 from .estimator import estimator_view
 from .markup import doc_html, fact_rows, fmt, highlight
@@ -342,9 +343,7 @@ def related(
     summaries = summaries if summaries is not None else journal.experiments()
     by_id = {s["id"]: s for s in summaries}
     own = record.get("id")
-    similar: list[tuple[dict[str, Any], str]] = []
-    if hasattr(journal, "similar"):
-        similar = _ask_similar(journal, record, by_id)
+    similar = _ask_similar(journal, record, by_id)
     if not similar:
         similar = [
             (s, "same project and architecture")
@@ -365,7 +364,7 @@ def related(
     }
 
 
-def _ask_similar(journal: Any, record: dict[str, Any], by_id: dict[int, dict]) -> list[tuple[dict[str, Any], str]]:
+def _ask_similar(journal: Journal, record: dict[str, Any], by_id: dict[int, dict]) -> list[tuple[dict[str, Any], str]]:
     """The journal's own answer to "what is like this run?", best first, with how each differs."""
     try:
         found = journal.similar(record["id"], k=MAX_RELATED)
@@ -377,10 +376,10 @@ def _ask_similar(journal: Any, record: dict[str, Any], by_id: dict[int, dict]) -
         summary = by_id.get(item.get("id")) if isinstance(item, dict) else None
         if summary is None or summary["id"] == record.get("id"):
             continue
-        why = str(item.get("relation") or "similar")
+        why = relation_text(item)
         if _finite(item.get("similarity")):
             why += f", similarity {float(item['similarity']):.2f}"
-        differs = [str(d) for d in item.get("differences") or []][:4]
+        differs = [difference_text(d) for d in item.get("differences") or []][:4]
         if differs:
             why += "; differs in " + "; ".join(differs)
         out.append((summary, why))
