@@ -17,6 +17,8 @@ Target (DESIGN.md): recording under 20 ms with 10,000 experiments.
 
     python benchmarks/journal.py            # 1,000 and 10,000 experiments
     python benchmarks/journal.py --quick    # 1,000 experiments, fewer repeats
+    python benchmarks/journal.py --big --results benchmarks/RESULTS.md
+        # the "Big journals" rows of RESULTS.md at 1,000, 10,000 and 50,000 experiments
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from kepler_nb.journal.journal import Journal  # noqa: E402
 
@@ -250,6 +252,124 @@ def measure(count: int, repeat: int) -> dict[str, float]:
         }
 
 
+# -- the "Big journals" rows of RESULTS.md --------------------------------------------------
+TARGETS = {"record": 10.0, "open + list": 500.0, "lookup": 50.0, "search": 200.0, "cli": 1000.0}
+QUERIES = (
+    "project = digits and optimizer = adam and epochs >= 10",
+    "status = finished and lr < 1e-3 sort val_accuracy desc limit 10",
+    '"dropout" and not status = failed',
+)
+CLI_COMMANDS = (["list"], ["search", "val_accuracy > 0.9"], ["show", "1"])
+
+
+def wall_and_cpu_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Medians of wall-clock and CPU milliseconds (CPU time is what a loaded machine distorts least)."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append((time.perf_counter() - w) * 1000)
+        cpus.append((time.process_time() - c) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def cli_seconds(home: Path, command: list[str], repeat: int = 3) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of ``kepler COMMAND`` in a fresh process (medians)."""
+    import resource
+    import subprocess
+
+    env = dict(os.environ, KEPLER_HOME=str(home), PYTHONPATH=str(ROOT))
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "kepler_nb", *command], env=env, capture_output=True, check=True)
+        walls.append(time.perf_counter() - w)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def measure_big(n: int, repeat: int) -> dict[str, Any]:
+    """Record, open + list, lookup, searches and CLI on a synthetic journal of ``n`` experiments
+    (built by ``benchmarks/similarity.py``: the summaries of signed Keras runs, as the lookup sees them)."""
+    import similarity
+
+    with tempfile.TemporaryDirectory(prefix="kepler-journal-") as tmp:
+        home = Path(tmp) / "home"
+        started = time.perf_counter()
+        journal = similarity.build_journal(home, n)
+        journal.experiments()  # the build's own first read (it takes the snapshot, as a kernel's would)
+        built = time.perf_counter() - started
+        size_mb = journal.path.stat().st_size / 1e6
+        rng = random.Random(1)
+        runs = [record(rng, n + i) for i in range(repeat)]
+        it = iter(runs)
+
+        def one_record() -> None:
+            summary, parts, finish, finish_parts = next(it)
+            experiment_id = journal.start(summary, parts)
+            journal.update(experiment_id, finish, finish_parts)
+
+        out: dict[str, Any] = {"n": n, "size_mb": size_mb, "built_s": built}
+        out["record"] = wall_and_cpu_ms(one_record, repeat)
+        count = n + repeat
+        out["open + list"] = wall_and_cpu_ms(
+            lambda: len(Journal(home).experiments()) == count or 1 / 0, max(3, repeat // 4)
+        )
+        finished = [s for s in journal.experiments() if s["status"] == "finished" and s.get("signature")]
+        rerun = dict(random.Random(2).choice(finished))
+        out["lookup"] = wall_and_cpu_ms(lambda: journal.lookup(rerun, k=5), repeat)
+        searches = {q: wall_and_cpu_ms(lambda q=q: journal.search(q), max(3, repeat // 2)) for q in QUERIES}
+        out["search_query"], out["search"] = max(searches.items(), key=lambda kv: kv[1][0])
+        cli = {" ".join(c): cli_seconds(home, c) for c in CLI_COMMANDS}
+        out["cli_command"], (wall_s, cpu_s) = max(cli.items(), key=lambda kv: kv[1][0])
+        out["cli"] = (wall_s * 1000, cpu_s * 1000)
+    return out
+
+
+def big_rows(sizes: list[int], repeat: int) -> list[tuple[str, str, str, str]]:
+    """The "Big journals" rows: what, target, result (wall and CPU), verdict at the largest size."""
+    rows = []
+    for n in sizes:
+        r = measure_big(n, repeat)
+        label = f"Journal, {n:,} experiments ({r['size_mb']:.0f} MB, built in {r['built_s']:.0f} s)"
+        what = {
+            "record": "record a run (start + finish)",
+            "open + list": "open a fresh Journal and list every experiment",
+            "lookup": "lookup before a fit (duplicate + similar + transfer)",
+            "search": f"slowest of 3 searches (`{r['search_query']}`)",
+            "cli": f"slowest CLI command (`kepler {r['cli_command']}`, a fresh process)",
+        }
+        for key, text in what.items():
+            wall, cpu = r[key]
+            limit = TARGETS[key]
+            if key == "cli":
+                target, result = "<= 1 s", f"{wall / 1000:.2f} s wall, {cpu / 1000:.2f} s CPU"
+            else:
+                target, result = f"<= {limit:g} ms", f"{wall:.1f} ms wall, {cpu:.1f} ms CPU"
+            verdict = ""
+            if n == max(sizes):
+                verdict = "met" if wall <= limit else "met in CPU time" if cpu <= limit else "**not met**"
+            rows.append((f"{label}: {text}", target, result, verdict))
+    return rows
+
+
+def write_section(results: Path, title: str, intro: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """Replace the ``### title`` section of ``results`` (or add it), leaving every other section as it is."""
+    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
+    section = [f"### {title}", "", intro, "", "| what is measured | target | result | |", "|---|---|---|---|"]
+    section += [f"| {w} | {t} | {r} | {v} |" for w, t, r, v in rows]
+    block = "\n".join(section) + "\n"
+    start = text.find(f"### {title}\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + block
+    else:
+        end = text.find("\n### ", start + 1)
+        text = text[:start] + block + ("\n" + text[end + 1 :] if end >= 0 else "")
+    results.write_text(text, encoding="utf-8")
+
+
 def table(rows: list[dict[str, float]]) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
@@ -264,7 +384,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 experiments and 5 repeats only")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="journal sizes (default 1000 10000)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per median (default 20)")
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="the Big journals rows (record, open + list, lookup, searches, CLI) at 1,000, 10,000 and 50,000",
+    )
+    parser.add_argument("--results", type=Path, default=None, help="with --big: rewrite that section of this file")
     args = parser.parse_args(argv)
+    if args.big:
+        sizes = args.sizes or [1_000, 10_000, 50_000]
+        repeat = args.repeat or 15
+        rows = big_rows(sizes, repeat)
+        load = os.getloadavg()[0]
+        intro = (
+            f"`python benchmarks/journal.py --big --repeat {repeat}` on {os.cpu_count()} shared cores, Python "
+            f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+            f"{load:.1f} at the end. Medians; wall-clock and CPU time of this process (of the child for the CLI). "
+            "Verdicts at the largest size: met (wall), met in CPU time (the wall clock waited for other work on "
+            "the machine), not met."
+        )
+        for w, t, r, v in rows:
+            print(f"{w}: {r} (target {t}) {v}")
+        if args.results is not None:
+            write_section(args.results, "Big journals", intro, rows)
+        return 0
     sizes = args.sizes or ([1000] if args.quick else [1000, 10000])
     repeat = args.repeat or (5 if args.quick else 20)
     rows = [measure(count, repeat) for count in sizes]
