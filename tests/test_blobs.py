@@ -73,3 +73,31 @@ def test_lone_surrogates_are_stored_and_read_back(tmp_path):
     store = BlobStore(tmp_path / "blobs")
     value = {"cwd": "/data/caf\udce9", "name": "x\ud800y"}
     assert store.get(store.put(value)) == value
+
+
+def test_a_records_parts_are_made_durable_together_and_all_or_none_are_stored(tmp_path, monkeypatch):
+    store = BlobStore(tmp_path / "blobs")
+    parts = {"cell": "model.fit(x, y)", "layers": [["Dense", 64]], "fit": {"epochs": 5}, "again": "model.fit(x, y)"}
+    synced: list[int] = []
+    real_fsync = os.fsync
+    started = threading.Barrier(3, timeout=10)
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        started.wait()  # all three at once, or this times out: they are not one after the other
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    addresses = store.put_many(parts)
+    assert len(synced) == 3  # three distinct values: three new blobs, "again" is the cell's
+    assert addresses["again"] == addresses["cell"]
+    assert {name: store.get(address) for name, address in addresses.items()} == parts
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        store.put_many({"a": "first new value", "b": "second new value"})
+    left = sorted(p.name for p in store.root.rglob("*") if p.is_file())
+    assert len(left) == 3 and not any(name.endswith(".tmp") for name in left)  # only the earlier blobs

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +43,50 @@ class BlobStore:
 
     def put(self, value: Any) -> str:
         """Store ``value`` (JSON-able) and return its address."""
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return self.put_many({"value": value})["value"]
+
+    def put_many(self, values: dict[str, Any]) -> dict[str, str]:
+        """Store each value (JSON-able) and return their addresses, by the same names.
+
+        The new blobs are written first and made durable together: their
+        ``fsync`` calls run at once, so the file system commits them in one
+        go instead of one after the other (a record's parts are several
+        blobs). Only then is each renamed into place.
+        """
+        addresses, new = {}, {}
+        for name, value in values.items():
+            data = _encode(value)
+            address = hashlib.sha256(data).hexdigest()
+            addresses[name] = address
+            if address not in new and not self._path(address).exists():
+                new[address] = data
+        if not new:
+            return addresses
+        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        written: list[tuple[Path, Path, int]] = []  # (temporary file, blob path, open descriptor)
         try:
-            data = text.encode()
-        except UnicodeEncodeError:  # lone surrogates: escaped, so the blob is valid UTF-8 JSON
-            data = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
-        address = hashlib.sha256(data).hexdigest()
-        path = self._path(address)
-        if not path.exists():
-            self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-            path.parent.mkdir(exist_ok=True, mode=PRIVATE_DIR)
-            tmp = self.root / f"{TMP_PREFIX}{address[:16]}.{os.getpid()}-{threading.get_ident()}.tmp"
-            try:
+            for address, data in new.items():
+                path = self._path(address)
+                path.parent.mkdir(exist_ok=True, mode=PRIVATE_DIR)
+                tmp = self.root / f"{TMP_PREFIX}{address[:16]}.{os.getpid()}-{threading.get_ident()}.tmp"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
-                try:
-                    write_all(fd, data, 0)
-                finally:
-                    os.close(fd)
+                written.append((tmp, path, fd))
+                write_all(fd, data, 0, sync=False)
+            _fsync_together([fd for _, _, fd in written])
+            while written:
+                tmp, path, fd = written[0]
+                written[0] = (tmp, path, -1)
+                os.close(fd)
                 os.replace(tmp, path)
-            except BaseException:
+                written.pop(0)
+        finally:
+            for tmp, _, fd in written:  # a failure: no blob half there
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-                raise
-        return address
+        return addresses
 
     def get(self, address: str) -> Any:
         """Load a blob; a missing one is ``None`` (the record says what it was); a damaged one raises."""
@@ -84,3 +106,28 @@ class BlobStore:
         if not address.isalnum():
             raise ValueError(f"not a blob address: {address!r}")
         return self.root / address[:2] / f"{address}.json"
+
+
+def _encode(value: Any) -> bytes:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates: escaped, so the blob is valid UTF-8 JSON
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+_fsyncs: list[ThreadPoolExecutor] = []
+_fsyncs_lock = threading.Lock()
+
+
+def _fsync_together(fds: list[int]) -> None:
+    """``fsync`` every descriptor, at the same time (threads wait for the disk without the GIL); raise the
+    first failure."""
+    if len(fds) == 1:
+        os.fsync(fds[0])
+        return
+    with _fsyncs_lock:
+        if not _fsyncs:
+            _fsyncs.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="kepler-fsync"))
+    for future in [_fsyncs[0].submit(os.fsync, fd) for fd in fds]:
+        future.result()

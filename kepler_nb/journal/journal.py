@@ -430,11 +430,13 @@ class Journal:
         if unknown:
             raise ValueError(f"unknown record parts {sorted(unknown)}; known: {BLOB_PARTS}")
         redact = self.settings.redact
-        return {
-            name: self.blobs.put(clean(value, redact))
-            for name, value in parts.items()
-            if value is not None and self.settings.keeps(name)
-        }
+        return self.blobs.put_many(
+            {
+                name: clean(value, redact)
+                for name, value in parts.items()
+                if value is not None and self.settings.keeps(name)
+            }
+        )
 
     def _epochs_path(self, experiment_id: int) -> Path:
         return self.runs / f"{int(experiment_id)}.epochs.jsonl"

@@ -806,8 +806,9 @@ def _merge_readable(backup: bytes, damaged: bytes, ledger: dict[int, _Doc], ids:
 
 
 # -- files -----------------------------------------------------------------------------------------
-def write_all(fd: int, data: bytes, at: int) -> None:
-    """Write ``data`` at offset ``at`` and fsync; on failure (a full disk), cut the file back to ``at``.
+def write_all(fd: int, data: bytes, at: int, sync: bool = True) -> None:
+    """Write ``data`` at offset ``at`` and fsync (unless ``sync`` is false: the caller does); on failure
+    (a full disk), cut the file back to ``at``.
 
     ``os.write`` may write only part of what it was given (the disk filled
     up): without this, a partial line would stay behind as damage.
@@ -819,7 +820,8 @@ def write_all(fd: int, data: bytes, at: int) -> None:
             if written <= 0:
                 raise OSError(28, "No space left on device")
             data = data[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, at)
