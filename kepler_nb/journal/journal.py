@@ -269,7 +269,7 @@ class Journal:
         view: list[Any] = self._stored()
         cells: dict[int, Any] = {}  # of the running ones, whose summaries have no blobs
         for at, doc in enumerate(view):
-            if doc.get("status") == "running":
+            if doc.get("status") == "running" or doc.doc_id in self._pending:  # fields a summary changes
                 cells[doc.doc_id] = (doc.get("blobs") or {}).get("cell")
                 view[at] = self._summary(doc)
 

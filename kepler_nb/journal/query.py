@@ -268,7 +268,8 @@ class Query:
         convert: Callable[[Any], dict[str, Any]] | None = None,
         texts: Callable[[dict[str, Any]], str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The matching records (each passed through ``convert``), sorted and limited as the query says.
+        """The matching records, sorted and limited as the query says, each then passed through ``convert``
+        (which must not change the fields sorted on).
 
         ``texts`` gives a record's :func:`record_text` (a caller may keep them between searches)."""
         where = self.where
@@ -280,15 +281,16 @@ class Query:
                 record.summary, record._text = r, None
                 if where(record):
                     found.append(r)
-        if convert is not None:
-            found = [convert(r) for r in found]
+        # Sorted and limited before converting: a search sorting thousands of matches returns ten.
         for key in reversed(self.sort):
             present, missing = [], []
             for r in found:
                 (missing if Record(r).get(key.field) is None else present).append(r)
             present.sort(key=lambda r, k=key: _sort_value(Record(r).get(k.field)), reverse=key.descending)
             found = present + missing
-        return found[: self.limit] if self.limit is not None else found
+        if self.limit is not None:
+            found = found[: self.limit]
+        return [convert(r) for r in found] if convert is not None else found
 
     def fields(self) -> set[str]:
         """Every field the query names."""

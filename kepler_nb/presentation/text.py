@@ -22,6 +22,8 @@ def terminal_safe(text: str, one_line: bool = False) -> str:
 
     ``one_line`` escapes tabs and newlines too: a recorded name can't start a line of its own.
     """
+    if text.isprintable():  # every unsafe character is a control, a format character or a surrogate
+        return text
     pattern = UNSAFE_IN_A_FIELD if one_line else UNSAFE
     return pattern.sub(_escape, text)
 
@@ -67,11 +69,16 @@ def format_table(summaries: list[dict[str, Any]]) -> str:
     """A fixed-width table of experiments, one per line."""
     if not summaries:
         return "No experiments recorded yet."
-    rows = [experiment_row(s) for s in summaries]
-    widths = {c: min(40, max(len(c), *(len(r[c]) for r in rows))) for c in LIST_COLUMNS}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in LIST_COLUMNS).rstrip()]
+    rows = [list(experiment_row(s).values()) for s in summaries]  # in LIST_COLUMNS order
+    longest = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    widths = [min(40, max(len(c), n)) for c, n in zip(LIST_COLUMNS, longest, strict=True)]
+    cut = [i for i, (w, n) in enumerate(zip(widths, longest, strict=True)) if n > w]
+    line = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call per row: listings run to 50,000 rows
+    lines = [line(*(c.upper() for c in LIST_COLUMNS)).rstrip()]
     for row in rows:
-        lines.append("  ".join(_cut(row[c], widths[c]).ljust(widths[c]) for c in LIST_COLUMNS).rstrip())
+        for i in cut:
+            row[i] = _cut(row[i], widths[i])
+        lines.append(line(*row).rstrip())
     return "\n".join(lines)
 
 
