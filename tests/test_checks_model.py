@@ -573,8 +573,51 @@ def test_layer_checks_read_a_subclassed_model_and_skip_what_needs_the_order(digi
     assert codes.count("K208") == 1 and "K207" in codes and "K210" in codes
     (k208,) = [f for f in findings if f.code == "K208"]
     assert "4 hidden layers start with constant weights" in k208.message
+    assert not {"K205", "K206"} & {f.code for f in findings if f.skipped}, "call() is a chain: the order is known"
+
+
+class Branching(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.left, self.right, self.out = dense(32), dense(32), dense(10, "softmax")
+
+    def call(self, x):
+        return self.out(self.left(x) + self.right(x))
+
+
+def test_layer_checks_skip_what_needs_the_order_when_call_is_no_chain(digits):
+    model = Branching()
+    model.compile(optimizer="adam", loss=SCCE)
+    findings = kepler.check(model, *digits, select="K205,K206")
     assert {f.code for f in findings if f.skipped} == {"K205", "K206"}
-    assert all("subclassed" in f.message for f in findings if f.skipped)
+    assert all("not a plain chain of its layers" in f.message for f in findings)
+
+
+class LinearChain(keras.Model):
+    """Two linear Dense layers in a row, written as a subclassed model."""
+
+    def __init__(self):
+        super().__init__()
+        self.project = dense(32, name="project")
+        self.hidden = dense(32, name="hidden")
+        self.classify = dense(10, "softmax", name="classify")
+
+    def call(self, inputs, training=False):
+        x = self.project(inputs)
+        x = self.hidden(x)
+        return self.classify(x)
+
+
+def test_k205_reads_the_chain_a_subclassed_model_calls(digits):
+    model = LinearChain()
+    model.compile(optimizer="adam", loss=SCCE)
+    (finding,) = found("K205", model, *digits)
+    assert "project (Dense 32, linear) -> hidden (Dense 32, linear)" in finding.message
+    assert finding.severity == "warning"
+    healthy = DocstringModel()
+    healthy.compile(optimizer="adam", loss=SCCE)
+    findings = kepler.check(healthy, digits[0], digits[1] % 5, select="K205,K206")
+    assert findings == [], [f.line() for f in findings]
 
 
 def test_layer_checks_open_nested_models(digits):

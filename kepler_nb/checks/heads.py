@@ -193,3 +193,79 @@ def snake_case(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
+
+
+def call_chain(model: Any) -> list[Any] | None:
+    """The layers a subclassed model's ``call()`` applies one after another, or None when it isn't a chain.
+
+    Read from the source: statements ``x = self.a(x)`` (calls nested, as in
+    ``self.a(self.b(x))``, or ``for layer in self.blocks: x = layer(x)``),
+    each feeding on the previous one's result, ending in ``return``. Any
+    branch, sum, op or other statement makes it no chain.
+    """
+    try:
+        function = ast.parse(textwrap.dedent(inspect.getsource(type(model).call))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return None
+    if not isinstance(function, ast.FunctionDef) or len(function.args.args) < 2:
+        return None
+    current, chain = function.args.args[1].arg, []
+    body = list(function.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # a docstring
+    for statement in body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+            layers = _applied(model, statement.value, current)
+            if layers is None or not isinstance(target, ast.Name):
+                return None
+            chain.extend(layers)
+            current = target.id
+        elif isinstance(statement, ast.For) and isinstance(statement.target, ast.Name) and not statement.orelse:
+            sequence = _self_attribute(model, statement.iter)
+            step = statement.body[0] if len(statement.body) == 1 else None
+            if not isinstance(sequence, (list, tuple)) or not all(_is_layer(s) for s in sequence):
+                return None
+            if not (isinstance(step, ast.Assign) and len(step.targets) == 1 and isinstance(step.targets[0], ast.Name)):
+                return None
+            call = step.value
+            if not (
+                step.targets[0].id == current
+                and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == statement.target.id
+                and call.args
+                and isinstance(call.args[0], ast.Name)
+                and call.args[0].id == current
+            ):
+                return None
+            chain.extend(sequence)
+        elif isinstance(statement, ast.Return) and statement.value is not None:
+            layers = _applied(model, statement.value, current)
+            if layers is None:
+                return None
+            chain.extend(layers)
+            return chain if chain else None
+        else:
+            return None
+    return None
+
+
+def _applied(model: Any, value: ast.expr, current: str) -> list[Any] | None:
+    """The layers ``value`` applies to the name ``current``, innermost first; None for anything else."""
+    layers: list[Any] = []
+    while not (isinstance(value, ast.Name) and value.id == current):
+        if not (isinstance(value, ast.Call) and value.args):
+            return None
+        layer = _self_attribute(model, value.func)
+        if not _is_layer(layer):
+            return None
+        layers.insert(0, layer)
+        value = value.args[0]
+    return layers
+
+
+def _self_attribute(model: Any, node: ast.expr) -> Any:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return getattr(model, node.attr, None)
+    return None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fit.model import name_of
 from .context import _snake
+from .heads import call_chain
 from .registry import Skip
 
 if TYPE_CHECKING:
@@ -194,11 +195,26 @@ class LayerGraph:
 
 
 def layer_graph(model: Any) -> LayerGraph:
-    """The model's layers as a graph; Skip for subclassed models, whose layer order isn't known."""
-    if not (_is_sequential(model) or _is_functional(model)):
-        raise Skip(f"{type(model).__name__} is a subclassed model: the order of its layers isn't known")
+    """The model's layers as a graph; for a subclassed model, the chain its ``call()`` applies (Skip otherwise)."""
     graph = LayerGraph({}, [], [])
-    _, graph.outputs = _add(model, graph)
+    if _is_sequential(model) or _is_functional(model):
+        _, graph.outputs = _add(model, graph)
+        return graph
+    chain = call_chain(model)
+    if chain is None:
+        raise Skip(
+            f"{type(model).__name__} is a subclassed model whose call() is not a plain chain of its layers: "
+            "the order of its layers isn't known"
+        )
+    exits: list[Any] = []
+    for layer in chain:
+        first, last = _add(layer, graph) if _is_model(layer) else ([layer], [layer])
+        if not _is_model(layer):
+            graph.layers.append(layer)
+        for a in exits:
+            graph.successors.setdefault(id(a), []).extend(first)
+        exits = last
+    graph.outputs = exits
     return graph
 
 
