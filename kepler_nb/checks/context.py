@@ -107,7 +107,7 @@ class CheckContext:
         name = name_of(loss)
         if not isinstance(name, str):
             return None
-        return _snake(name)
+        return snake_case(name)
 
     @functools.cached_property
     def loss_config(self) -> dict[str, Any]:
@@ -186,9 +186,6 @@ def known_layer(head: Head) -> Any:
     if head.layer is None:
         raise Skip(f"the layer that makes the output isn't known: {head.unknown}")
     return head.layer
-
-
-_snake = snake_case
 
 
 @dataclass

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..fit.model import name_of
-from .context import _snake
-from .heads import call_chain
+from .heads import call_chain, snake_case
 from .registry import Skip
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def activation_of(layer: Any) -> str | None:
     if activation is None:
         return "linear" if is_weight_layer(layer) else None
     name = name_of(activation)
-    return _snake(name) if isinstance(name, str) else None
+    return snake_case(name) if isinstance(name, str) else None
 
 
 def width(layer: Any) -> int | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .context import CheckContext, _snake
+from .heads import snake_case
+
+if TYPE_CHECKING:
+    from .context import CheckContext
 
 # -- losses --------------------------------------------------------------------------
 
@@ -52,7 +55,7 @@ def canonical_loss(ctx: CheckContext) -> str | None:
     if name not in KNOWN_LOSSES:
         # A loss object renamed by the user still wraps a known function.
         fn = getattr(ctx.loss_object, "fn", None)
-        inner = _snake(getattr(fn, "__name__", "") or "")
+        inner = snake_case(getattr(fn, "__name__", "") or "")
         name = LOSS_ALIASES.get(inner, inner) if inner in KNOWN_LOSSES or inner in LOSS_ALIASES else name
     return name
 
