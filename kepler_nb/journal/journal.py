@@ -524,9 +524,3 @@ def _field_matches(actual: Any, wanted: Any) -> bool:
     if isinstance(actual, list):
         return any(_field_matches(a, wanted) for a in actual)
     return actual == wanted or (isinstance(wanted, str) and str(actual) == wanted)
-
-
-def _searchable_text(summary: dict[str, Any]) -> str:
-    parts = [summary.get(k) or "" for k in ("name", "project", "hypothesis", "notebook_path")]
-    parts += summary.get("tags") or []
-    return " ".join(str(p) for p in parts).lower()

@@ -213,17 +213,6 @@ def similar_rows(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] |
     return rows
 
 
-def format_similar(matches: Sequence[dict[str, Any]], histories: dict[Any, dict] | None = None) -> str:
-    """The similar-models table as text."""
-    rows = [list(COLUMNS)] + similar_rows(matches, histories)
-    widths = [min(60, max(len(row[i]) for row in rows)) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
 def similar_heading(matches: Sequence[dict[str, Any]]) -> str:
     count = len(matches)
     return f"{count} similar model{'s' if count != 1 else ''} found"
@@ -329,7 +318,3 @@ def _timestamp(created: str | None) -> float | None:
             return calendar.timegm(parsed) - parsed.tm_gmtoff
         return time.mktime(parsed)
     return None
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -94,21 +94,6 @@ def compare_in_tensorboard(
     return root
 
 
-def read_scalars(folder: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """The scalars in the event files of ``folder`` (one run part): ``{tag: [(step, value), ...]}``."""
-    import tensorflow as tf
-    from tensorflow.core.util import event_pb2
-
-    found: dict[str, list[tuple[int, float]]] = {}
-    for path in sorted(Path(folder).glob(EVENT_FILES)):
-        for record in tf.data.TFRecordDataset(str(path)):
-            event = event_pb2.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
-                found.setdefault(value.tag, []).append((int(event.step), float(number)))
-    return found
-
-
 def _summaries(journal: Any, ids: Sequence[Any]) -> list[dict[str, Any]]:
     wanted = []
     for i in ids:
