@@ -493,6 +493,32 @@ def test_k311_quiet_when_targets_fit(activation, targets):
     assert not found(run(dense(20, 1, activation=activation, loss="mse"), x, y), "K311")
 
 
+def two_outputs(brightness_activation):
+    inputs = keras.Input((20,))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(
+        inputs,
+        {
+            "brightness": keras.layers.Dense(1, activation=brightness_activation, name="brightness")(hidden),
+            "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
+        },
+    )
+    model.compile(optimizer="adam", loss={"brightness": "mse", "kind": "sparse_categorical_crossentropy"})
+    return model
+
+
+def test_k311_judges_each_output_against_its_own_targets():
+    x, _ = standardized(n=200)
+    pixels = RNG.integers(0, 256, size=(200, 1)).astype("float32")
+    pixels[0], pixels[1] = 0, 255
+    targets = {"brightness": pixels, "kind": RNG.integers(0, 3, 200)}
+    (finding,) = found(run(two_outputs("sigmoid"), x, targets), "K311")
+    assert finding.message.startswith("output 'brightness': targets range 0..255")
+    assert "'sigmoid' output can only produce 0..1" in finding.message
+    findings = run(two_outputs("sigmoid"), x, {**targets, "brightness": pixels / 255.0})
+    assert not found(findings, "K311") and not skipped(findings, "K311"), "judged, and silent"
+
+
 # -- odd inputs ------------------------------------------------------------------------
 
 DATA_CODES = [f"K3{i:02d}" for i in range(1, 12)]

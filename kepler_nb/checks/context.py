@@ -147,6 +147,8 @@ class CheckContext:
                 several=several,
             )
             out.__dict__["heads"] = self.heads
+            # the data's statistics are the same for every output: computed once, for the parent
+            out.__dict__["_kepler_data_stats"] = self.__dict__.setdefault("_kepler_data_stats", {})
             found.append(out)
         return found
 

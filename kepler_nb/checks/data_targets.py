@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .context import per_output
 from .datastats import percent, stats_of
 from .registry import Report, Skip, check
 
@@ -169,6 +170,7 @@ TARGET_TOLERANCE = 1e-6  # targets this far outside the range still count as ins
 
 
 @check("K311", "unreachable-targets", stage="data", severity="error", thresholds={"tolerance": TARGET_TOLERANCE})
+@per_output
 def unreachable_targets(ctx: CheckContext):
     """Targets outside the range the output can produce.
 
@@ -192,9 +194,10 @@ def unreachable_targets(ctx: CheckContext):
     Dense(1, activation="sigmoid"); model.fit(x, pixel_values_0_255 / 255.0)  # or a linear output
     ```
     """
-    loss, activation = loss_of(ctx), ctx.output_activation
+    loss = loss_of(ctx)
     if loss and (loss.startswith("sparse_") or "hinge" in loss):
         return  # class indices, or hinge labels in {-1, 1}: not values the output has to reach
+    activation = None if loss in PROBABILITY_LOSSES else ctx.output_activation
     if loss in PROBABILITY_LOSSES:
         low, high, source = 0.0, 1.0, f"the loss '{loss}' expects probabilities in"
     elif activation in ACTIVATION_RANGES:
@@ -203,11 +206,15 @@ def unreachable_targets(ctx: CheckContext):
     else:
         return
     stats = stats_of(ctx)
-    targets = stats.targets
-    if len(targets) > 1:
-        raise Skip("several targets: each output's range is not matched to its target")
-    s = next(iter(targets.values()))
-    tmin, tmax = np.nanmin(s.low), np.nanmax(s.high)
+    if getattr(ctx, "several", False):
+        values = np.asarray(ctx.train_y(), dtype=np.float64)  # this output's own targets
+        tmin, tmax = (np.nanmin(values), np.nanmax(values)) if values.size else (np.nan, np.nan)
+    else:
+        targets = stats.targets
+        if len(targets) > 1:
+            raise Skip("several targets: each output's range is not matched to its target")
+        s = next(iter(targets.values()))
+        tmin, tmax = np.nanmin(s.low), np.nanmax(s.high)
     if not (np.isfinite(tmin) and np.isfinite(tmax)):
         raise Skip("the targets have no finite values")
     tol = TARGET_TOLERANCE * max(1.0, abs(low), abs(high) if np.isfinite(high) else 1.0)
