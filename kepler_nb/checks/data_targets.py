@@ -178,6 +178,8 @@ def unreachable_targets(ctx: CheckContext):
     Compares the targets' range with what the model can output: [0, 1] for
     sigmoid and softmax outputs and for every cross-entropy loss,
     [-1, 1] for tanh, [0, inf) for relu, softplus and exponential outputs.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     A sigmoid can't reach 255, a relu can't reach -3: the loss never gets

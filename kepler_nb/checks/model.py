@@ -48,6 +48,8 @@ def activation_loss_mismatch(ctx: CheckContext):
     sigmoid output with binary cross-entropy on one-hot targets of more
     than two columns (exactly one class per sample) is a warning: that is
     a single-label problem, for softmax and categorical cross-entropy.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     Categorical cross-entropy expects a probability distribution over the
@@ -130,6 +132,8 @@ def from_logits_mismatch(ctx: CheckContext):
     Flags a loss built with `from_logits=True` on an output that already
     applies softmax or sigmoid. (The other direction, a linear output with
     `from_logits=False`, is reported by K209.)
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     With `from_logits=True` the loss applies softmax (or sigmoid) itself, so
@@ -184,6 +188,8 @@ def output_units_mismatch(ctx: CheckContext):
     regression targets. Targets whose encoding doesn't fit the loss are
     K204's. Units that no label uses are a warning, given at least
     `unused_units_min_samples_per_unit` samples per unit.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     A class id at or above the number of units has no output to land on: the
@@ -255,6 +261,8 @@ def label_encoding_mismatch(ctx: CheckContext):
     ## What it does
     Flags one-hot targets with a sparse loss, integer class ids with a
     categorical loss, and class ids beyond 0/1 with binary cross-entropy.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     `sparse_categorical_crossentropy` wants one integer per sample;
@@ -316,6 +324,8 @@ def loss_output_range_mismatch(ctx: CheckContext):
     ...) on a softmax output, or on a sigmoid output whose targets are
     class labels. A sigmoid output regressing continuous targets in [0, 1]
     (an image autoencoder) is fine.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     Cross-entropy without `from_logits` reads the outputs as probabilities:
@@ -396,6 +406,8 @@ def regression_loss_on_class_labels(ctx: CheckContext):
     Flags a regression loss (MSE, MAE, Huber, ...) on a linear output when
     the targets are one-hot rows or 0/1 labels. Squashed outputs (sigmoid,
     softmax) with a regression loss are K209's.
+    Each output of a model with several outputs is judged with its own
+    loss and targets.
 
     ## Why is this bad?
     The model is asked to regress class labels: its outputs are not

@@ -40,6 +40,9 @@ def missing_nonlinearity(ctx: CheckContext):
     activation="relu")`) is a legitimate factorisation, so it is reported
     as info; a warning needs two linear maps in a row with no non-linearity
     after the second either.
+    A subclassed model is read from its `call()` when that chains its
+    layers (`x = self.a(x)`, a loop over a list of layers); otherwise this
+    check skips it.
 
     ## Why is this bad?
     Two linear maps in a row are one linear map: the extra layer adds
@@ -135,6 +138,9 @@ def bias_before_batchnorm(ctx: CheckContext):
     Finds a Dense or convolution layer with `use_bias=True` and no
     activation whose output goes straight (dropout aside) into a
     BatchNormalization that has its own offset (`center=True`).
+    A subclassed model is read from its `call()` when that chains its
+    layers (`x = self.a(x)`, a loop over a list of layers); otherwise this
+    check skips it.
 
     ## Why is this bad?
     Batch normalization subtracts the batch mean, which removes any constant
