@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +36,6 @@ import estimators  # noqa: E402
 import first_fit  # noqa: E402
 import journal as journal_bench  # noqa: E402
 import peers  # noqa: E402
-import similarity  # noqa: E402
-
-from kepler_nb.journal.journal import Journal  # noqa: E402
 
 Row = tuple[str, str, str, str]  # what, target, result, verdict
 
@@ -124,68 +118,9 @@ def big_data_rows(rows: int, repeats: int) -> list[Row]:
     ]
 
 
-def measure_journal(
-    n: int, repeat: int
-) -> tuple[float, float, dict[str, float], float, dict[str, float], float, float]:
-    """Record, open + list, lookup, searches and CLI seconds on a synthetic journal of ``n`` experiments."""
-    with tempfile.TemporaryDirectory(prefix="kepler-journal-") as tmp:
-        home = Path(tmp) / "home"
-        started = time.perf_counter()
-        journal = similarity.build_journal(home, n)
-        built = time.perf_counter() - started
-        size_mb = journal.path.stat().st_size / 1e6
-        rng = random.Random(1)
-        record_ms = []
-        for i in range(repeat):
-            summary, parts, finish, finish_parts = journal_bench.record(rng, n + i)
-            t0 = time.perf_counter()
-            experiment_id = journal.start(summary, parts)
-            journal.update(experiment_id, finish, finish_parts)
-            record_ms.append((time.perf_counter() - t0) * 1000)
-        count = n + repeat
-        open_list = ms(lambda count=count: len(Journal(home).experiments()) == count or 1 / 0, max(3, repeat // 4))
-        finished = [s for s in journal.experiments() if s["status"] == "finished" and s.get("signature")]
-        rerun = dict(random.Random(2).choice(finished))
-        lookup = ms(lambda rerun=rerun: journal.lookup(rerun, k=5), repeat)
-        searches = {
-            q: ms(lambda q=q: journal.search(q), max(3, repeat // 2))
-            for q in (
-                "project = digits and optimizer = adam and epochs >= 10",
-                "status = finished and lr < 1e-3 sort val_accuracy desc limit 10",
-                '"dropout" and not status = failed',
-            )
-        }
-        env = dict(os.environ, KEPLER_HOME=str(home), PYTHONPATH=str(ROOT))
-        cli = {}
-        for command in (["list"], ["search", "val_accuracy > 0.9"], ["show", "1"]):
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "kepler_nb", *command], env=env, capture_output=True, check=True)
-                times.append(time.perf_counter() - t0)
-            cli[" ".join(command)] = statistics.median(times)
-    return statistics.median(record_ms), open_list, searches, lookup, cli, size_mb, built
-
-
 def journal_rows(sizes: list[int], repeat: int) -> list[Row]:
-    rows: list[Row] = []
-    for n in sizes:
-        record, open_list, searches, lookup, cli, size_mb, built = measure_journal(n, repeat)
-        worst_query, worst = max(searches.items(), key=lambda kv: kv[1])
-        slowest_cli, cli_s = max(cli.items(), key=lambda kv: kv[1])
-        label = f"Journal, {n:,} experiments ({size_mb:.0f} MB, built in {built:.0f} s)"
-        rows += [
-            (f"{label}: record a run (start + finish)", "<= 10 ms", f"{record:.1f} ms", ""),
-            (f"{label}: open a fresh Journal and list every experiment", "<= 500 ms", f"{open_list:.0f} ms", ""),
-            (f"{label}: lookup before a fit (duplicate + similar + transfer)", "<= 50 ms", f"{lookup:.1f} ms", ""),
-            (f"{label}: slowest of 3 searches (`{worst_query}`)", "<= 200 ms", f"{worst:.0f} ms", ""),
-            (f"{label}: slowest CLI command (`kepler {slowest_cli}`, a fresh process)", "<= 1 s", f"{cli_s:.2f} s", ""),
-        ]
-        if n == max(sizes):  # the targets are set at the largest size
-            limits = [10, 500, 50, 200, 1000]
-            values = [record, open_list, lookup, worst, cli_s * 1000]
-            rows[-5:] = [(w, t, r, verdict(v <= lim)) for (w, t, r, _), v, lim in zip(rows[-5:], values, limits)]
-    return rows
+    """benchmarks/journal.py --big: record, open + list, lookup, searches and CLI, wall-clock and CPU time."""
+    return journal_bench.big_rows(sizes, repeat)
 
 
 def estimator_rows(quick: bool) -> list[Row]:
