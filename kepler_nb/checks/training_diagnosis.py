@@ -138,7 +138,9 @@ def _activation_facts(ctx: TrainingContext) -> list[dict[str, Any]] | None:
             probe_model = keras.Model(model.inputs, [layer.output for layer, _ in layers])
             ctx.cache["activation_model"] = probe_model
         x, _ = probe_inputs(ctx.call.train if ctx.call is not None else None)
-        outputs = probe_model(x, training=False)
+        # Its inputs are a list: one array goes in as a list of one, or Keras warns on every call
+        # that the structure doesn't match (a warning the user's cell would print).
+        outputs = probe_model(x if isinstance(x, (list, tuple, dict)) else [x], training=False)
     except Skip:
         return None
     except Exception:  # noqa: BLE001 - a layer used twice has no single output: no activation facts

@@ -5,7 +5,8 @@ them) and runs the training checks (K4xx): those in
 ``checks.training.AT_TRAIN_BEGIN`` once when training starts, the others at
 every epoch end. A finding is reported once per run. A check that can't judge
 yet (too few epochs) is not reported while it waits; when training ends, the
-last reason it gave is recorded for the checks that never reported anything.
+last reason it gave is recorded for the checks that never judged (a check
+that ran later and found nothing is not "skipped").
 Batch hooks are not overridden, so Keras skips them: no per-batch work, no
 device sync.
 """
@@ -51,6 +52,7 @@ class KeplerCallback(keras.callbacks.Callback):
         self.reported: set[str] = set()
         self.findings: list[Finding] = []
         self.waiting: dict[str, Finding] = {}  # code -> its latest "skipped" finding
+        self.judged: set[str] = set()  # checks that ran to a verdict at least once (a finding or none)
         self.stopped_by: Finding | None = None
         self.unrecorded: list[int] = []  # epochs (0-based) the journal could not take
         self.unrecorded_why = ""
@@ -83,7 +85,7 @@ class KeplerCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         # Why a check said nothing goes to the record, without interrupting the user.
         for code in sorted(self.waiting):
-            if code not in self.reported:
+            if code not in self.reported and code not in self.judged:
                 self.findings.append(self.waiting[code])
         self.waiting.clear()
 
@@ -108,9 +110,14 @@ class KeplerCallback(keras.callbacks.Callback):
                 or not self.selection.allows(code)
             ):
                 continue
-            for finding in check.run(self.context):
+            results = list(check.run(self.context))
+            skips = [f for f in results if f.skipped]
+            if skips:
+                self.waiting[code] = skips[-1]
+            else:  # it judged: an earlier "can't judge yet" (too few epochs) no longer holds
+                self.judged.add(code)
+            for finding in results:
                 if finding.skipped:
-                    self.waiting[code] = finding
                     continue
                 self.reported.add(code)
                 self.findings.append(finding)
