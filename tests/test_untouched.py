@@ -255,6 +255,32 @@ def test_a_random_augmentation_map_at_the_end_is_passed_over_and_not_advanced():
     assert "before the random map(s) at its end" in view.note and "copy of the shuffled" in view.note
 
 
+def augmented_dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+    noise = keras.layers.GaussianNoise(0.1, seed=2)
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=5)
+        .batch(32)
+        .map(lambda a, b: (noise(a, training=True), b))
+        .prefetch(2)
+    )
+
+
+def test_a_pipeline_ending_in_random_augmentation_trains_bitwise_as_without_kepler(kepler_home, digits):
+    x, y = digits
+    view, _ = describe_fit_data(augmented_dataset(x, y), None)
+    assert "before the random map(s)" in view.note, "the augmentation changes state when read, and is passed over"
+    plain = build()
+    plain.fit(augmented_dataset(x, y), epochs=EPOCHS, verbose=0)
+
+    model = build()
+    with ModelInspector(model=model, project="untouched", show=quiet) as mi:
+        mi.fit(augmented_dataset(x, y), epochs=EPOCHS, verbose=0)
+
+    assert not [f for f in mi.findings if f.stage == "data" and f.skipped and "not sampled" in f.message]
+    assert_bitwise_equal(state(plain), state(model))
+
+
 def test_pydataset_with_numpy_randomness_leaves_numpy_state(digits):
     x, y = digits
 
