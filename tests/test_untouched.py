@@ -281,6 +281,27 @@ def test_a_pipeline_ending_in_random_augmentation_trains_bitwise_as_without_kepl
     assert_bitwise_equal(state(plain), state(model))
 
 
+def test_image_dataset_from_directory_is_sampled_and_keeps_its_order(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("cats", "dogs"):
+        (tmp_path / label).mkdir()
+        for i in range(40):
+            keras.utils.save_img(tmp_path / label / f"{i}.png", rng.integers(0, 256, (12, 12, 3)).astype("uint8"))
+
+    def images() -> tf.data.Dataset:
+        return keras.utils.image_dataset_from_directory(
+            tmp_path, image_size=(12, 12), batch_size=8, seed=3, verbose=False
+        )
+
+    dataset = images()
+    view, _ = describe_fit_data(dataset, None)
+    assert view.problem is None and view.x.shape == (64, 12, 12, 3) and "copy of the shuffled" in view.note
+    seen = [[b.numpy().tolist() for _, b in dataset] for _epoch in range(2)]
+    control = images()
+    assert seen == [[b.numpy().tolist() for _, b in control] for _epoch in range(2)]
+    assert seen[0] != seen[1], "the control: it reshuffles on every pass"
+
+
 def test_pydataset_with_numpy_randomness_leaves_numpy_state(digits):
     x, y = digits
 
