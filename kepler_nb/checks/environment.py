@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..fit import keras_internals, tf_internals
 from ..fit.distribution import describe_distribution
 from .registry import Report, Skip, check
 
@@ -46,20 +47,7 @@ def _which(record: dict[str, Any]) -> str:
 # -- K501 ---------------------------------------------------------------------------------
 def seed_state() -> dict[str, int | None]:
     """The seeds set so far: Keras' (``keras.utils.set_random_seed``) and TensorFlow's global one."""
-    state: dict[str, int | None] = {"keras": None, "tensorflow": None}
-    try:
-        from keras.src.utils.rng_utils import get_random_seed
-
-        state["keras"] = get_random_seed()
-    except ImportError:  # pragma: no cover - a Keras without the helper
-        pass
-    try:
-        from tensorflow.python.eager import context
-
-        state["tensorflow"] = context.global_seed()
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass
-    return state
+    return {"keras": keras_internals.random_seed(), "tensorflow": tf_internals.global_seed()}
 
 
 def seed_advice(keras_seed: int | None, tf_seed: int | None) -> str | None:
@@ -248,13 +236,12 @@ class GpuFacts:
 def gpu_facts(model: Any = None, batch_size: int | None = None) -> GpuFacts:
     """The facts on this machine, read without initialising or changing anything."""
     import tensorflow as tf
-    from tensorflow.python.eager import context
 
     facts = GpuFacts(
         physical=[d.name for d in tf.config.list_physical_devices("GPU")],
         visible=[d.name for d in tf.config.get_visible_devices("GPU")],
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        device_scope=context.context().device_name or "",
+        device_scope=tf_internals.device_scope(),
         batch_size=batch_size,
     )
     if not facts.visible:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit import keras_internals
 from ..fit.data import is_pydataset
 from .registry import Report, Skip, check
 
@@ -279,9 +280,7 @@ def _restore_random_states(states: dict[str, Any]) -> None:
 
 def _keras_global_generator(keras: Any) -> Any:
     try:
-        from keras.src.random.seed_generator import global_seed_generator
-
-        return global_seed_generator()
+        return keras_internals.global_seed_generator()
     except Exception:  # noqa: BLE001 - another Keras layout: weights are still copied in, only draws may differ
         return None
 

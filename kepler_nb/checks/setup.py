@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit import tf_internals
 from .layers import BATCHNORM_TYPES, flat_layers, is_a
 from .losses import canonical_loss
 from .registry import Report, Skip, check
@@ -304,10 +305,10 @@ def pipeline_shuffles(dataset: Any, limit: int = 10_000) -> bool | None:
             seen.add(id(node))
             if "Shuffle" in type(node).__name__:
                 return True
-            inner = getattr(node, "_dataset", None)  # DatasetV1Adapter
+            inner = tf_internals.adapted_dataset(node)  # DatasetV1Adapter
             if inner is not None:
                 stack.append(inner)
-            stack.extend(node._inputs())
+            stack.extend(tf_internals.dataset_inputs(node))
     except Exception:  # noqa: BLE001 - a dataset type without _inputs()
         return None
     return False

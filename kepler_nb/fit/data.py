@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from . import tf_internals
+
 # How many batches of a dataset, generator or PyDataset are sampled.
 SAMPLE_BATCHES = 8
 
@@ -262,7 +264,7 @@ def _before_random_maps(ds: Any) -> Any:
         if _changes_when_read(node) in (None, RESHUFFLES):
             return node if passed_map else None
         kind = type(node).__name__
-        inner = getattr(node, "_input_dataset", None)
+        inner = tf_internals.input_dataset(node)
         if kind not in PASS_OVER_STEPS or inner is None or not _same_structure(node.element_spec, inner.element_spec):
             return None
         passed_map = passed_map or "Map" in kind
@@ -294,10 +296,10 @@ def own_shuffle_copy(ds: Any) -> Any:
     """
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
-    from tensorflow.python.data.ops import dataset_ops, options
+    from tensorflow.python.data.ops import dataset_ops
 
     try:
-        serialized = ds._as_serialized_graph(external_state_policy=options.ExternalStatePolicy.FAIL)
+        serialized = tf_internals.serialized_graph(ds)
         graph = graph_pb2.GraphDef()
         graph.ParseFromString(serialized.numpy())
         for node in list(graph.node):
@@ -331,11 +333,12 @@ def _sliced_arrays(ds: Any) -> tuple[Any, Any] | None:
 
     node = ds
     while type(node).__name__ in REORDERING_STEPS:
-        node = getattr(node, "_input_dataset", None)
-    if type(node).__name__ != "_TensorSliceDataset" or not hasattr(node, "_tensors"):
+        node = tf_internals.input_dataset(node)
+    tensors = tf_internals.slice_tensors(node) if type(node).__name__ == "_TensorSliceDataset" else None
+    if tensors is None:
         return None
     try:
-        element = _to_numpy(tf.nest.pack_sequence_as(node.element_spec, list(node._tensors)))
+        element = _to_numpy(tf.nest.pack_sequence_as(node.element_spec, tensors))
     except Exception:  # noqa: BLE001 - an unfamiliar structure: fall back to sampling
         return None
     if isinstance(element, tuple) and len(element) in (2, 3):
@@ -397,18 +400,18 @@ def _changes_when_read(ds: Any) -> str | None:
                 continue
             seen.add(id(node))
             kind = type(node).__name__
-            if "Shuffle" in kind and getattr(node, "_reshuffle_each_iteration", True):
+            if "Shuffle" in kind and tf_internals.reshuffles_each_iteration(node):
                 reshuffles = True
             if kind.lstrip("_").startswith("Random"):
                 return "it draws new random numbers on every pass"
-            for wrapper in node._functions():
+            for wrapper in tf_internals.dataset_functions(node):
                 graph = wrapper.function.graph.as_graph_def()
                 ops = {n.op for n in graph.node}
                 ops.update(n.op for f in graph.library.function for n in f.node_def)
                 stateful = sorted(ops & STATEFUL_DATASET_OPS)
                 if stateful:
                     return f"its functions change random or Python state on every pass ({', '.join(stateful)})"
-            pending.extend(node._inputs())
+            pending.extend(tf_internals.dataset_inputs(node))
     except Exception as error:  # noqa: BLE001 - unknown pipeline: don't risk reading it
         return f"its pipeline could not be inspected ({type(error).__name__})"
     return RESHUFFLES if reshuffles else None
