@@ -441,3 +441,21 @@ def test_interrupting_a_dialog_stops_the_cell_and_records_nothing(front_end):
     shown = client.idle(asking)
     assert "KeyboardInterrupt" in shown and "interrupted, no answer" in shown
     assert len(journal.experiments()) == before
+
+
+def test_stopping_the_cell_while_a_dialog_waits_gives_one_line(front_end):
+    client, journal = front_end
+    client.idle(client.execute("os.environ['KEPLER_DIALOG_TIMEOUT'] = '120'"))
+    asking = client.execute(fit_cell("interrupted"))
+    client.show(client.dialog(asking))
+    time.sleep(0.5)  # the dialog waits
+    client.manager.interrupt_kernel()  # the stop button
+    error = client.wait_for(lambda m: m["msg_type"] == "error" and m["parent_header"].get("msg_id") == asking)
+    (line,) = error["content"]["traceback"]  # one line, no frames of Kepler's
+    assert error["content"]["ename"] == "Interrupted"
+    assert line.startswith("KeyboardInterrupt: stopped while Kepler asked: ")
+    assert line.endswith("Nothing trained, nothing recorded.")
+    shown = client.idle(asking)
+    assert "epochs trained" not in shown
+    assert journal.search({"name": "interrupted"}) == []
+    assert "the next cell ran" in client.idle(client.execute("print('the next cell ran')"))

@@ -26,7 +26,7 @@ import anywidget
 import traitlets
 
 from . import assets, frontend, waiting
-from .questions import WAIT_OTHER, Answer, Question, answer_line, details_text
+from .questions import WAIT_OTHER, Answer, Interrupted, Question, answer_line, details_text
 
 log = logging.getLogger("kepler")
 
@@ -139,8 +139,8 @@ def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt:
                 why = f"the default: nobody answered within {_duration(timeout)}"
                 answer = Answer(question.default, why, "timeout")
     except KeyboardInterrupt:
-        _collapse(handle, question, None)
-        raise
+        handle.update({"text/plain": ""}, raw=True)  # the interrupt's own line says what was asked
+        raise Interrupted(question) from None
     finally:
         dialog.close()
     return _collapse(handle, question, answer)
@@ -157,11 +157,11 @@ def _instead_of_dialog(question: Question, problem: str, ask_terminal: Any = Non
     return Answer(question.default, f"the default: {problem}", "default")
 
 
-def _collapse(handle: Any, question: Question, answer: Answer | None) -> Answer | None:
+def _collapse(handle: Any, question: Question, answer: Answer) -> Answer:
     """Replace the dialog by one line of text (or print it where no dialog was shown)."""
-    line = answer_line(question, answer) if answer else f"Kepler: {question.text} -> interrupted, no answer"
+    line = answer_line(question, answer)
     # The table once: not after a text prompt (it showed it), nor after an answer that asks again.
-    if answer is None or (answer.source != "prompt" and answer.choice not in question.extra_choices):
+    if answer.source != "prompt" and answer.choice not in question.extra_choices:
         line += details_text(question)
     if handle is None:
         print(line)

@@ -27,7 +27,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from . import frontend
-from .questions import ANSWERS, Answer, answer_line, details_text, validate_answer
+from .questions import ANSWERS, Answer, Interrupted, answer_line, details_text, validate_answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -44,7 +44,10 @@ def ask(question: Question, cell_answer: str | None = None, show: Callable[[str]
             why = f"the default: {nobody}; set KEPLER_ANSWER or --answer to choose"
             answer = Answer(question.default, why, "default")
         elif frontend.is_terminal():
-            answer = ask_terminal(question)
+            try:
+                answer = ask_terminal(question)
+            except KeyboardInterrupt:
+                raise Interrupted(question) from None
         else:
             from .dialog import ask_in_dialog
 

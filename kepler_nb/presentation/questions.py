@@ -92,6 +92,22 @@ def validate_answer(value: str | None, source: str) -> str | None:
     return value
 
 
+class Interrupted(KeyboardInterrupt):
+    """The cell was stopped (the stop button, an interrupt) while a question waited for its answer.
+
+    Still a ``KeyboardInterrupt`` (``except KeyboardInterrupt`` catches it, and
+    "Run All" stops at it), but IPython shows it as one line instead of a
+    traceback through Kepler's frames: where it stopped is no news to the
+    person who pressed stop.
+    """
+
+    def __init__(self, question: Question) -> None:
+        super().__init__(f"stopped while Kepler asked: {question.text} Nothing trained, nothing recorded.")
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 class CellAnswers:
     """The answers given in one cell, by topic, so a cell fitting in a loop asks each question once.
 
