@@ -26,7 +26,7 @@ from .home import kepler_home
 from .index import LookupIndex
 from .privacy import clean, load_record_settings
 from .snapshot import gc_paused
-from .storage import PRIVATE, PRIVATE_DIR, JournalStorage, JournalTable, write_all
+from .storage import PRIVATE, PRIVATE_DIR, FreshIdTable, JournalStorage, write_all
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -72,23 +72,6 @@ def _write_pending_at_exit() -> None:
 
 class UnknownExperimentError(LookupError):
     """No experiment has the id that was asked for."""
-
-
-class FreshIdTable(JournalTable):
-    """A table that never trusts a next id cached before an insert: another kernel may have inserted since.
-
-    The cache is dropped once per insert (inside the caller's transaction), not
-    once per id: ``insert_multiple`` takes its ids before it writes, so
-    re-reading the table for each of them would hand out the same id again.
-    """
-
-    def insert(self, document):
-        self._next_id = None
-        return super().insert(document)
-
-    def insert_multiple(self, documents):
-        self._next_id = None
-        return super().insert_multiple(documents)
 
 
 class JournalDB(TinyDB):

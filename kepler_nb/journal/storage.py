@@ -162,6 +162,23 @@ class JournalTable(Table):
         return next_id
 
 
+class FreshIdTable(JournalTable):
+    """A table that never trusts a next id cached before an insert: another kernel may have inserted since.
+
+    The cache is dropped once per insert (inside the caller's transaction), not
+    once per id: ``insert_multiple`` takes its ids before it writes, so
+    re-reading the table for each of them would hand out the same id again.
+    """
+
+    def insert(self, document):
+        self._next_id = None
+        return super().insert(document)
+
+    def insert_multiple(self, documents):
+        self._next_id = None
+        return super().insert_multiple(documents)
+
+
 class _IntKeyed(MutableMapping):
     """A str-keyed table seen with int ids, as TinyDB's updates expect."""
 
