@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fit.estimator import is_estimator
 from .catalogue import all_checks
 from .finding import Finding, sort_findings
 from .selection import Selection
+
+if TYPE_CHECKING:
+    from .context import CheckContext
+    from .estimator_results import EvaluationContext
+    from .preflight import PreflightContext
+
+    # What a stage's checks are run on: the fit before training, the probes' measurements, the scores after.
+    Context = CheckContext | PreflightContext | EvaluationContext
 
 PRE_TRAINING_STAGES = ("setup", "model", "data", "environment")
 # The checks written for Keras that also judge an estimator's data. Not K303: K701 knows which estimators
@@ -23,7 +31,7 @@ def applies(code: str, model: Any) -> bool:
     return not code.startswith("K7")
 
 
-def run_checks(context: Any, selection: Selection = Selection(), stages=PRE_TRAINING_STAGES) -> list[Finding]:
+def run_checks(context: Context, selection: Selection = Selection(), stages=PRE_TRAINING_STAGES) -> list[Finding]:
     """Findings of every selected check of ``stages``, most severe first."""
     findings: list[Finding] = []
     model = getattr(context, "model", None)

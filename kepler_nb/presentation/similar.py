@@ -28,7 +28,9 @@ from ..journal import similarity
 from ..journal.similarity import primary_metric
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from ..journal.journal import Journal
 
 COLUMNS = ("id", "name", "how it relates", "what differs", "best")
 MAX_DIFFERENCES = 3  # per row of the table; the rest is counted
@@ -279,7 +281,10 @@ def curves_figure(runs: Sequence[tuple[str, dict[str, list[float]]]]) -> Any:
 
 
 def show_curves(
-    journal: Any, experiments: Sequence[dict[str, Any]], current: tuple[str, dict] | None = None, show: Any = print
+    journal: Journal,
+    experiments: Sequence[dict[str, Any]],
+    current: tuple[str, dict] | None = None,
+    show: Callable[[str], Any] = print,
 ) -> Any:
     """Draw the curves of ``experiments`` (summaries; and the current run's, if any) inline; return the figure."""
     ids = [e.get("id") for e in experiments]

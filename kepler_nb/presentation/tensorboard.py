@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from ..journal.journal import Journal
+
 EVENT_FILES = "events.out.tfevents.*"
 
 
-def write_runs(journal: Any, ids: Sequence[Any], logdir: str | Path | None = None) -> Path:
+def write_runs(journal: Journal, ids: Sequence[Any], logdir: str | Path | None = None) -> Path:
     """Write the curves of experiments ``ids`` as TensorBoard event files; return the log folder.
 
     The default folder is ``KEPLER_HOME/tensorboard/runs-<ids>``. Writing
@@ -85,7 +87,7 @@ def open_tensorboard(logdir: Path, show: Callable[[str], Any] = print) -> bool:
 
 
 def compare_in_tensorboard(
-    journal: Any, ids: Sequence[Any], logdir: str | Path | None = None, show: Callable[[str], Any] = print
+    journal: Journal, ids: Sequence[Any], logdir: str | Path | None = None, show: Callable[[str], Any] = print
 ) -> Path:
     """Write the experiments' curves and open (or say how to open) TensorBoard on them."""
     root = write_runs(journal, ids, logdir)
@@ -94,7 +96,7 @@ def compare_in_tensorboard(
     return root
 
 
-def _summaries(journal: Any, ids: Sequence[Any]) -> list[dict[str, Any]]:
+def _summaries(journal: Journal, ids: Sequence[Any]) -> list[dict[str, Any]]:
     wanted = []
     for i in ids:
         try:
