@@ -100,15 +100,14 @@ def test_the_cell_option_and_the_environment_answer_before_anyone_is_asked(headl
         assert run["status"] == "skipped"
 
 
-def test_progress_is_one_line_per_epoch_instead_of_keras_progress_bar(headless):
-    nb, _, _ = headless
+def test_progress_is_one_line_updated_per_epoch_that_ends_saying_what_was_recorded(headless):
+    nb, journal, _ = headless
     auto = cell_text(nb.cells[6])
-    assert [line.split(" · ")[0] for line in auto.splitlines() if line.startswith("Kepler: epoch")] == [
-        "Kepler: epoch 1/3",
-        "Kepler: epoch 2/3",
-        "Kepler: epoch 3/3",
-    ]
-    assert "about" in auto and "left" in auto and "val_loss" in auto
+    (run,) = journal.search({"name": "progress-auto"})
+    ends = [line for line in auto.splitlines() if line.startswith("Kepler: experiment")]
+    assert ends == [f"Kepler: experiment {run['id']} finished: 3/3 epochs in {ends[0].split(' in ')[1]}"], auto
+    assert "; val_accuracy " in ends[0] or "; accuracy " in ends[0]
+    assert "Kepler: epoch" not in auto, "the progress line is updated in place, not printed per epoch"
     assert "━" not in auto and "/step" not in auto, "Keras' progress bar should be replaced"
 
 

@@ -185,7 +185,7 @@ def test_magics_in_a_real_kernel(kepler_home, tmp_path):
         '%kepler search project = dup and status = skipped and "model2"',
         "%kepler tensorboard 1 2 --logdir tb",
         "try:\n    get_ipython().run_line_magic('kepler', 'search epochs >')\n"
-        "except Exception as error:\n    print('RAISED', type(error).__name__)",
+        "except Exception as error:\n    print('RAISED', type(error).__name__, error)",
     ]
     nb = run_notebook(make_notebook(cells, tmp_path / "dup.ipynb"), timeout=300)
     out = [cell_text(c) for c in nb.cells]

@@ -293,6 +293,7 @@ def hyperparameters(model: Any, call: Any, compile_part: dict[str, Any], fit_par
         "batch_size": call["batch_size"],
         "validation_split": call["validation_split"],
         "shuffle": call["shuffle"],
+        "optimizer_steps": fit_part.get("optimizer_steps", 0),  # not 0: a model fitted again, not rebuilt
     }
     optimizer = dict((compile_part.get("optimizer") or {}).get("config") or {})
     optimizer.pop("learning_rate", None)

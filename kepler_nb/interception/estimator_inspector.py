@@ -51,7 +51,7 @@ from ..fit.outcome import FitOutcome, Score
 from ..fit.rows import row_hashes, share_in
 from ..presentation import prompts
 from ..presentation.questions import Question
-from ..presentation.text import format_finding
+from ..presentation.summary import FitSummary, SummaryOutput, end_line
 from . import notebook
 
 if TYPE_CHECKING:
@@ -98,6 +98,9 @@ class EstimatorInspector:
         self._selection = Selection()
         self._data_signature: str | None = None
         self.candidates_done = 0
+        self.summary = FitSummary()  # what is said about this fit, in one place
+        self.output = SummaryOutput(self.summary, show)
+        self.end_line_later = False  # in a cell: the line saying what was recorded comes after the cell's scores
         self._earlier_final: dict[str, Any] | None = None  # a reused run's recorded metrics
         self.fitted = False  # True once the fit returned (False for a skipped or failed run)
 
@@ -121,6 +124,7 @@ class EstimatorInspector:
         if options.checks:
             self.findings = run_checks(context, selection)
             self._emit(self.findings, name_skipped=True)
+        self.output.publish()
         data = data_statistics(call.train)
         summary, parts = self._describe(call, project, data)
         parts["environment"] = None
@@ -154,6 +158,8 @@ class EstimatorInspector:
             _replay(caught)
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             self._finish(status, environment, error=_error_summary(error))
+            self.output.close()
+            self.show(self.end_line(status))
             raise
         self.outcome.seconds = time.perf_counter() - start
         self.outcome.convergence_warnings = [
@@ -164,7 +170,20 @@ class EstimatorInspector:
         self._finish("finished", environment)
         if options.save_model:
             self._save_model()
+        if not self.end_line_later:
+            self.end()
         return result
+
+    def end(self) -> None:
+        """The run is over (its fit, or the cell that scored it): close its summary, say what was recorded."""
+        self.output.close()
+        if self.fitted and self.experiment_id is not None:
+            self.show(self.end_line("finished"))
+
+    def end_line(self, status: str) -> str:
+        """``Kepler: experiment 5 finished: SVC fitted in 0.02 s; val_accuracy 0.958``."""
+        done = f"{type(self.model).__name__} {'fitted' if status == 'finished' else 'stopped'}"
+        return end_line(self.experiment_id, status, done, self.outcome.seconds or 0.0, self.metrics)
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         """Fit ``model`` as ``model.fit(*args, **kwargs)`` would, inspected and recorded."""
@@ -463,15 +482,17 @@ class EstimatorInspector:
         )
 
     def _emit(self, findings: list[Finding], name_skipped: bool = False) -> None:
+        """Findings through the user's ``warnings`` filters into the fit's summary (checks after the fit: shown)."""
+        shown = self.summary.findings if name_skipped else self.summary.training
         with warnings.catch_warnings():
-            warnings.showwarning = lambda message, *args, **kwargs: self.show(format_finding(message.finding))
+            warnings.showwarning = lambda message, *args, **kwargs: shown.append(message.finding)
             for finding in findings:
                 if not finding.skipped:
                     warnings.warn_explicit(KeplerWarning(finding), KeplerWarning, "kepler", 0, module="kepler")
-        skipped = sorted({f.code for f in findings if f.skipped})
-        if skipped and name_skipped:
-            checks = "check" if len(skipped) == 1 else "checks"
-            self.show(f"Kepler: {len(skipped)} {checks} skipped ({', '.join(skipped)}); `%kepler findings` says why.")
+        if name_skipped:
+            self.summary.skipped = sorted({f.code for f in findings if f.skipped})
+        else:
+            self.output.publish()
 
 
 def _short_name(estimator: Any, description: dict[str, Any]) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..checks.context import CheckContext
@@ -28,7 +30,8 @@ from ..fit.environment import describe_environment_soon, static_environment
 from ..fit.fingerprint import fingerprint_soon
 from ..fit.signature import run_signature
 from ..presentation import prompts
-from ..presentation.text import format_finding, terminal_safe
+from ..presentation.summary import FitSummary, SummaryOutput, end_line, epochs_done
+from ..presentation.text import terminal_safe
 from . import record
 from .earlier import EarlierRuns, similar_experiments
 from .journals import shared_journal
@@ -81,7 +84,10 @@ class ModelInspector:
         self.experiment_id: int | None = None
         self.history: Any = None
         self.similar: list[dict[str, Any]] = []  # earlier runs like this one, for live views
+        self.live: Any = None  # the live view of the fit training now
         self.reused = False  # True when an earlier run's result was returned instead of training
+        self.summary = FitSummary()  # what is said about this fit, in one place
+        self.output = SummaryOutput(self.summary, show)
 
     def __enter__(self) -> ModelInspector:
         return self
@@ -127,6 +133,9 @@ class ModelInspector:
         __tracebackhide__ = True
         self.model = model
         self.experiment_id = None
+        self.summary = FitSummary()
+        self.output = SummaryOutput(self.summary, self.show)
+        self.live = None
         try:
             prepared = self._prepare(fit, model, args, kwargs)
         except KeplerWarning:  # a finding the user's warning filters turned into an error: theirs to see
@@ -138,6 +147,7 @@ class ModelInspector:
         if not isinstance(prepared, _Ready):
             return prepared  # not trained: a skipped run's or an earlier run's History
         if self.experiment_id is None:
+            self.output.close()
             return prepared.call.call_fit(fit, [])
         return self._train(prepared.call, fit, prepared.selection)
 
@@ -155,10 +165,12 @@ class ModelInspector:
         log.info("fit of %s intercepted (project %s, %s data)", type(model).__name__, project, call.train.kind)
         if options.checks:
             self._check(call, journal, project, selection, fingerprints[0])
+        self._note_continued(model)
+        self.output.publish()
 
         summary, parts = record.describe_run(call, options, project, self.findings, environment.result(), fingerprints)
         signed = self._sign(call, summary, parts)
-        earlier = EarlierRuns(journal, options, self.ask, self.show)
+        earlier = EarlierRuns(journal, options, self.ask, self._note)
         verdict = earlier.consider(summary if signed else None, self._errors())  # one question at most
         self.similar = earlier.similar
         if not verdict.train:
@@ -210,23 +222,54 @@ class ModelInspector:
         __tracebackhide__ = True
         model = call.model
         callback = self._callback(call, selection)
-        live = _live_view(self, call, callback)  # curves and progress in the notebook
+        self.live = live = _live_view(self, call, callback)  # curves and progress in the notebook
+        started = time.monotonic()
         try:
             self.history = call.call_fit(fit, [callback] + ([live] if live else []))
         except BaseException as error:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            self._finish(model, callback, status, error=record.error_summary(error))
-            if live:
-                live.end(status)
-            self._push_soon()
+            self._end(model, callback, status, call, time.monotonic() - started, record.error_summary(error))
             raise
-        self._finish(model, callback, "finished")
-        self._push_soon()
-        if live:
-            live.end("finished")
+        self._end(model, callback, "finished", call, time.monotonic() - started)
         if self.options.save_weights:
             self._save_weights(model)
         return self.history
+
+    def _end(
+        self, model: Any, callback: Any, status: str, call: FitCall, seconds: float, error: str | None = None
+    ) -> None:
+        """Record how the run ended; close the summary and the live view; say in one line what was recorded."""
+        ended = self._finish(model, callback, status, error)
+        _last_runs[id(model)] = (weakref.ref(model), self.experiment_id)
+        self.output.close()
+        epochs = (getattr(callback, "params", None) or {}).get("epochs") or call["epochs"]
+        done = epochs_done(ended.get("epochs_done"), epochs)
+        line = end_line(self.experiment_id, status, done, seconds, ended.get("final") or {})
+        if error:
+            line += f" ({error.splitlines()[0][:200]})"
+        live = self.live
+        if live is None or not live.end(status, line):
+            self.show(line)
+        self._push_soon()
+
+    def _note(self, text: str) -> None:
+        """A note about earlier runs, into this fit's summary."""
+        self.summary.notes.append(str(text).removeprefix("Kepler: ").strip())
+        self.output.publish()
+
+    def _note_continued(self, model: Any) -> None:
+        """A model fitted again without being rebuilt: say whose training it continues, and how far it got."""
+        from ..fit.signature import optimizer_steps
+
+        steps = optimizer_steps(model)
+        if not steps:
+            return
+        ref, earlier = _last_runs.get(id(model), (None, None))
+        whose = f"experiment {earlier}'s model" if ref is not None and ref() is model else "a model trained before"
+        self.summary.notes.append(
+            f"This fit continues training {whose}: its optimizer has already taken {steps} steps "
+            "(build the model again to start afresh)."
+        )
 
     def _unrecorded(self, error: BaseException) -> None:
         log.error("run not recorded: %s", error)
@@ -254,8 +297,8 @@ class ModelInspector:
             show=self.show,
         )
 
-    def _finish(self, model: Any, callback: Any, status: str, error: str | None = None) -> None:
-        """Record how the run ended. If that can't be written, say once what the record lacks."""
+    def _finish(self, model: Any, callback: Any, status: str, error: str | None = None) -> dict[str, Any]:
+        """Record how the run ended (the summary written). If that can't be written, say once what the record lacks."""
         eid = self.experiment_id
         summary: dict[str, Any] = {"status": status, "finished": record.now()}
         try:
@@ -269,9 +312,10 @@ class ModelInspector:
         except Exception as failure:  # the run is over; its record must not say "running"
             log.exception("could not record the end of experiment %s", eid)
             self._end_unrecorded(summary, callback, failure)
-            return
+            return summary
         if callback.unrecorded:
             self.show(f"Kepler: experiment {eid} is recorded without {callback.unrecorded_text()}.")
+        return summary
 
     def _end_unrecorded(self, summary: dict[str, Any], callback: Any, failure: BaseException) -> None:
         """The end could not be written: try its few summary fields alone, else keep them for later."""
@@ -307,6 +351,7 @@ class ModelInspector:
 
     def _skip(self, summary: dict[str, Any], parts: dict[str, Any], verdict: Verdict) -> Any:
         """Not trained: record a skipped run (or note the earlier run reused); return a History."""
+        self.output.close()
         if verdict.reused is not None:
             self.experiment_id, self.reused = verdict.reused, True
             return self._skip_history(verdict.curves)
@@ -346,9 +391,12 @@ class ModelInspector:
     def _emit(self, findings: list[Finding], name_skipped: bool = False) -> None:
         """Show findings as the user's ``warnings`` filters say: shown, ignored, raised, or shown once.
 
-        The filters are read, not entered (see ``warning_action``). Skipped
-        checks are recorded, not shown one by one: a line names them.
+        The filters are read, not entered (see ``warning_action``). Shown
+        findings go to the fit's summary; skipped checks are recorded, and
+        the summary names them. Training findings show at once where no live
+        view shows them (it does, while it trains).
         """
+        shown = self.summary.findings if name_skipped else self.summary.training
         for finding in findings:
             if finding.skipped:
                 continue
@@ -358,11 +406,11 @@ class ModelInspector:
                 raise warning
             if action == "ignore" or (action == "once" and _seen_once(finding)):
                 continue
-            self.show(format_finding(finding))  # as with no registry: the same finding shows on every run
-        skipped = sorted({f.code for f in findings if f.skipped})
-        if skipped and name_skipped:
-            checks = "check" if len(skipped) == 1 else "checks"
-            self.show(f"Kepler: {len(skipped)} {checks} skipped ({', '.join(skipped)}); `%kepler findings` says why.")
+            shown.append(finding)  # as with no registry: the same finding shows on every run
+        if name_skipped:
+            self.summary.skipped = sorted({f.code for f in findings if f.skipped})
+        elif not (self.live is not None and self.live.shows_findings()):
+            self.output.publish()
 
 
 class _Ready:
@@ -392,6 +440,8 @@ def _one_line(error: BaseException) -> str:
 
 
 _shown_once: set[str] = set()
+# The last experiment each model object (alive) trained in: a model fitted again continues it.
+_last_runs: dict[int, tuple[weakref.ref, int | None]] = {}
 
 
 def _seen_once(finding: Finding) -> bool:

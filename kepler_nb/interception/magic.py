@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import re
 import shlex
 import sys
 from typing import Any
@@ -84,7 +86,6 @@ class KeplerMagics(Magics):
     def run_routed(self, cell: str, options: RunOptions) -> tuple[Any, list[Any]]:
         """Run the cell with Keras and scikit-learn fits routed: its value, and one inspector per experiment."""
         __tracebackhide__ = True
-        from .estimator_inspector import EstimatorInspector
         from .estimator_routing import route_estimator_fits
 
         if "sklearn" in cell or "sklearn" in sys.modules:
@@ -97,13 +98,15 @@ class KeplerMagics(Magics):
             if keras_fits
             else contextlib.nullcontext([]) as inspectors,
             route_estimator_fits(
-                lambda estimator: EstimatorInspector(estimator, options=_copy(options)), self.shell.user_ns
+                lambda estimator: _estimator_inspector(estimator, options), self.shell.user_ns
             ) as watch,
         ):
             try:
                 result = execute_cell(self.shell, cell)
             finally:
                 self.last_inspectors = inspectors + watch.inspectors
+                for inspector in watch.inspectors:
+                    inspector.end()  # after the cell's scores: its line quotes them
         return result, self.last_inspectors
 
     @line_magic
@@ -127,14 +130,18 @@ class KeplerMagics(Magics):
             query = line.strip()[len("search") :].strip()
             as_json = query.endswith(" --json") or query.startswith("--json ")
             query = query.removesuffix(" --json").removeprefix("--json ").strip() if as_json else query
-            words = ["search", query] + (["--json"] if as_json else [])
+            words = ["search", _unquote_query(query)] + (["--json"] if as_json else [])
+        said = io.StringIO()
         try:
-            cli.main(words or ["--help"], prog="%kepler")
+            with contextlib.redirect_stderr(said):
+                cli.main(words or ["--help"], prog="%kepler")
         except SystemExit as stop:
             if stop.code not in (0, None):
                 raise UsageError(
-                    f"%kepler {line}: see the message above; `%kepler --help` lists the commands"
+                    _magic_words(said.getvalue().strip()) or f"%kepler {line}: see `%kepler --help`"
                 ) from None
+        if said.getvalue():
+            print(_magic_words(said.getvalue()), end="", file=sys.stderr)
 
     # -- helpers -------------------------------------------------------------
     def _options(self, args: Any, cell: str) -> RunOptions:
@@ -231,11 +238,42 @@ class KeplerMagics(Magics):
             print(format_finding(finding))
 
 
+def _magic_words(text: str) -> str:
+    """The CLI's message in ``%kepler`` words: ``%kepler list``, not ``kepler list``; no argparse usage block."""
+    text = re.sub(r"(?<![%\w])`kepler ", "`%kepler ", text)
+    lines = text.splitlines()
+    if lines and lines[0].startswith("usage: "):  # argparse: the usage, then "%kepler ...: error: ..."
+        usage = " ".join(line.strip() for line in lines if not line.startswith("%kepler"))
+        errors = [line.split("error: ", 1)[-1] for line in lines if line.startswith("%kepler")]
+        return f"{'; '.join(errors)} ({usage.removeprefix('usage: ')})"
+    return text
+
+
+def _unquote_query(query: str) -> str:
+    """``"project = digits"`` typed with the quotes the CLI needs in a shell: the query inside them.
+
+    A quoted phrase alone (``"sigmoid baseline"``) stays a phrase: only a quoted comparison is unwrapped.
+    """
+    if len(query) >= 2 and query[0] == query[-1] and query[0] in "'\"" and query[0] not in query[1:-1]:
+        inner = query[1:-1]
+        if re.search(r"[=<>~]|\b(sort|limit)\b", inner):
+            return inner
+    return query
+
+
 def _unquote(value: str | None) -> str | None:
     """magic_arguments keeps quotes around values with spaces: ``"sigmoid baseline"``."""
     if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value
+
+
+def _estimator_inspector(estimator: Any, options: RunOptions) -> Any:
+    from .estimator_inspector import EstimatorInspector
+
+    inspector = EstimatorInspector(estimator, options=_copy(options))
+    inspector.end_line_later = True
+    return inspector
 
 
 def _copy(options: RunOptions) -> RunOptions:

@@ -43,6 +43,7 @@ SAME_EXPERIMENT, SAME_MODEL, NEARBY_ARCHITECTURE = "same-experiment", "same-mode
 # Kinds of difference (Difference.kind).
 LAYER_CHANGED, LAYER_REMOVED, LAYER_ADDED = "layer-changed", "layer-removed", "layer-added"
 DATA, HYPERPARAMETER, SETTING, OTHER_SETTINGS = "data", "hyperparameter", "setting", "other-settings"
+OPTIMIZER_STEPS = "optimizer-steps"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Difference:
     - ``data``: other training data, ``theirs``/``ours`` the sample counts;
     - ``hyperparameter`` / ``setting``: ``name`` differs (``learning_rate``,
       ``optimizer beta_1``), from ``theirs`` to ``ours``;
+    - ``optimizer-steps``: the steps its optimizer had taken before the fit, theirs
+      and ours (not 0: a model fitted again without being rebuilt);
     - ``other-settings``: compile or fit settings differ that the summary can't name.
     """
 
@@ -142,7 +145,7 @@ def lookup(
             if not include_same:
                 continue
         same_problem = aim.same_problem(summary)
-        if finished and same_problem and aim.data is not None and summary.get("data_signature") not in (None, aim.data):
+        if finished and same_problem and aim.other_data(summary) and not (summary.get("findings") or {}).get("error"):
             rank = (_primary(summary.get("final") or {}) or (0.0, ""))[0], str(summary.get("created") or "")
             if transfer_rank is None or rank > transfer_rank:
                 transfer_rank, found.transfer = rank, summary
@@ -194,6 +197,13 @@ class _Target:
             and other.get("input_shape") == self.input_shape
             and other.get("n_classes") == self.n_classes
         )
+
+    def other_data(self, other: dict[str, Any]) -> bool:
+        """Trained on other training data (not only another validation set): a candidate to start from."""
+        if self.data is None or other.get("data_signature") in (None, self.data):
+            return False
+        ours, theirs = self.fields.get("data_fingerprint"), other.get("data_fingerprint")
+        return not (ours and ours == theirs)
 
     def arch_distance(self, other: dict[str, Any]) -> tuple[float, list[Difference]] | None:
         signature = other.get("arch_signature")
@@ -333,8 +343,11 @@ def _edits(theirs: tuple, ours: tuple, cost: list[list[float]]) -> list[Differen
 def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[Difference]:
     if not theirs or not ours:  # a model alone has no hyperparameters to compare
         return []
-    keys = [k for k in dict.fromkeys([*ours, *theirs]) if k != "other"]
+    keys = [k for k in dict.fromkeys([*ours, *theirs]) if k not in ("other", "optimizer_steps")]
     found = [Difference(HYPERPARAMETER, k, theirs.get(k), ours.get(k)) for k in keys if theirs.get(k) != ours.get(k)]
+    steps = theirs.get("optimizer_steps"), ours.get("optimizer_steps")
+    if None not in steps and steps[0] != steps[1]:  # a model fitted again, not rebuilt, continues its training
+        found.append(Difference(OPTIMIZER_STEPS, "optimizer_steps", *steps))
     if theirs.get("other") != ours.get("other"):
         found.append(Difference(OTHER_SETTINGS))
     return found

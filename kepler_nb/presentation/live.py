@@ -85,6 +85,7 @@ class LiveView(keras.callbacks.Callback):
         self.shown_findings = 0
         self.widget: LiveWidget | None = None
         self.handle: Any = None
+        self.text_handle: Any = None  # the progress line, where no widget shows
         if widget:
             self._show_widget()
         _refresh_journals()  # the run is recorded as running by now
@@ -124,9 +125,23 @@ class LiveView(keras.callbacks.Callback):
             if self.widget is not None:
                 self._update_widget(line, first=len(self.durations) == 1)
             if self.text and not self._widget_shown():
-                print(f"Kepler: {line}", flush=True)
+                self._show_text(f"Kepler: {line}")
         except Exception:
             log.exception("could not update the live view")
+
+    def _show_text(self, line: str) -> None:
+        """The progress line, one output updated in place: it ends as the line saying what was recorded."""
+        from IPython.display import display
+
+        bundle = {"text/plain": line}
+        if self.text_handle is None:
+            self.text_handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.text_handle.update(bundle, raw=True)
+
+    def shows_findings(self) -> bool:
+        """Whether the widget is on the page, showing the training findings as they come."""
+        return self._widget_shown()
 
     # -- what it shows ----------------------------------------------------------------
     def progress_line(self, epoch: int) -> str:
@@ -140,20 +155,20 @@ class LiveView(keras.callbacks.Callback):
             parts.append(f"about {_seconds(per_epoch * (self.epochs - done))} left")
         return " · ".join(parts)
 
-    def end(self, status: str) -> None:
-        """The fit ended (``finished``, ``failed``, ``interrupted``): leave a static picture and one line."""
+    def end(self, status: str, line: str) -> bool:
+        """The fit ended (``finished``, ``failed``, ``interrupted``): leave a static picture and ``line``.
+
+        False when ``line`` is for the caller to show (no widget and no progress line here).
+        """
         _refresh_journals()
+        if self.text_handle is not None:
+            self.text_handle.update({"text/plain": line}, raw=True)
+            if self.widget is None:
+                return True
         if self.widget is None:
-            return
+            return False
         try:
             experiment = self.inspector.experiment_id
-            done = len(self.durations)
-            total = sum(self.durations)
-            final = ", ".join(
-                f"{k} {charts.format_number(v[-1])}" for k, v in self.history.items() if v and math.isfinite(v[-1])
-            )
-            line = f"Kepler: experiment {experiment} {status}: {done}/{self.epochs} epochs in {_seconds(total)}"
-            line += f"; {final}" if final else ""
             drawn = charts.metric_charts(self.history, self.ghosts, self.epochs)
             names = ", ".join(chart["title"] for chart in drawn)
             bundle = {"text/plain": f"[curves of experiment {experiment}: {names}]"}  # where images are not shown
@@ -161,9 +176,11 @@ class LiveView(keras.callbacks.Callback):
                 bundle["image/svg+xml"] = charts.charts_svg(drawn, charts.legend_for(drawn))
             self.handle.update(bundle, raw=True)
             self.widget.close()
-            print(line)
         except Exception:
             log.exception("could not close the live view")
+        if self.text_handle is None:
+            print(line)
+        return True
 
     def _show_widget(self) -> None:
         from IPython.display import display

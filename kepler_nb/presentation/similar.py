@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..journal import similarity
 from ..journal.similarity import primary_metric
+from . import frontend
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -36,7 +37,12 @@ COLUMNS = ("id", "name", "how it relates", "what differs", "best")
 MAX_DIFFERENCES = 3  # per row of the table; the rest is counted
 PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#868e96")
 HPARAM_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size", "validation_split": "validation split"}
-HYPERPARAMETER_KINDS = (similarity.HYPERPARAMETER, similarity.SETTING, similarity.OTHER_SETTINGS)
+HYPERPARAMETER_KINDS = (
+    similarity.HYPERPARAMETER,
+    similarity.SETTING,
+    similarity.OTHER_SETTINGS,
+    similarity.OPTIMIZER_STEPS,
+)
 
 
 # -- a match in words ---------------------------------------------------------------
@@ -76,7 +82,18 @@ def difference_text(difference: dict[str, Any]) -> str:
         return f"{HPARAM_NAMES.get(name, name)} {_show(theirs)} (this run: {_show(ours)})"
     if kind == similarity.SETTING:
         return f"{name} {_show(theirs)} (this run: {_show(ours)})"
+    if kind == similarity.OPTIMIZER_STEPS:
+        return _steps_text(theirs, ours)
     return "other compile or fit settings"
+
+
+def _steps_text(theirs: int, ours: int) -> str:
+    """A model fitted again without being rebuilt starts where its optimizer stopped: say so, with the steps."""
+    if not theirs:
+        return f"a fresh model (this run continues training one: its optimizer has already taken {ours} steps)"
+    if not ours:
+        return f"continued training a fitted model, {theirs} optimizer steps in (this run: a fresh model)"
+    return f"continued training after {theirs} optimizer steps (this run: after {ours})"
 
 
 def in_words(match: dict[str, Any]) -> dict[str, Any]:
@@ -230,10 +247,10 @@ def transfer_text(candidate: dict[str, Any]) -> str:
     shape = "x".join(str(s) for s in candidate.get("input_shape") or []) or "?"
     classes = candidate.get("n_classes")
     metric = quote_metric(candidate)
+    outputs = f" with {classes} output{'s' if classes != 1 else ''}" if classes else ""
     text = (
         f"A trained model for this problem may already exist: experiment {candidate.get('id')} "
-        f"({candidate.get('name')}, {where(candidate)}) learnt inputs of shape ({shape}) "
-        f"with {classes} output{'s' if classes != 1 else ''} on other data"
+        f"({candidate.get('name')}, {where(candidate)}) learnt inputs of shape ({shape}){outputs} on other data"
         f"{', ' + metric if metric else ''}; consider starting from it (transfer learning)."
     )
     weights = candidate.get("weights")
@@ -295,20 +312,49 @@ def show_curves(
     if fig is None:
         show("Kepler: no curves were recorded for these experiments.")
         return None
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96)
-    try:
-        from IPython import get_ipython
+    names = ", ".join(map(str, ids))
+    if frontend.kernel() is not None:
         from IPython.display import Image, display
 
-        if get_ipython() is not None:
-            display(Image(data=buffer.getvalue(), format="png"))
-            show(f"Kepler: the curves of experiments {', '.join(map(str, ids))} (solid: training; dashed: validation).")
-            return fig
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        pass
-    show(f"Kepler: curves of experiments {', '.join(map(str, ids))} drawn (no notebook to show them in).")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=96)
+        display(Image(data=buffer.getvalue(), format="png"))
+        show(f"Kepler: the curves of experiments {names} (solid: training; dashed: validation).")
+        return fig
+    # A terminal or a script shows no picture: the curves as text, and the picture saved beside the journal.
+    path = Path(journal.home) / "artifacts" / f"curves-{'-'.join(map(str, ids))}.png"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=96)
+        saved = f"the picture: {path}"
+    except OSError as error:
+        saved = f"the picture could not be saved: {error.strerror or error}"
+    show(f"Kepler: the curves of experiments {names} as text ({saved})\n" + text_chart(runs))
     return fig
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def text_chart(runs: Sequence[tuple[str, dict[str, list[float]]]]) -> str:
+    """One line per run and metric (validation first): its values as a sparkline, first and last value."""
+    lines = []
+    for label, history in runs:
+        for key in _chart_keys(history or {}):
+            values = [v for v in history[key] if isinstance(v, (int, float)) and math.isfinite(v)]
+            if not values:
+                continue
+            low, high = min(values), max(values)
+            span = (high - low) or 1.0
+            spark = "".join(SPARKS[round((v - low) / span * (len(SPARKS) - 1))] for v in values)
+            lines.append(f"  {label[:24]:<24} {key:<14} {spark}  {values[0]:.4g} → {values[-1]:.4g}")
+    return "\n".join(lines) or "  (no values to draw)"
+
+
+def _chart_keys(history: dict[str, list[float]]) -> list[str]:
+    """The primary metric and the loss, validation first: what a reader compares."""
+    keys = [k for k in ("val_accuracy", "accuracy", "val_loss", "loss") if history.get(k)]
+    return keys[:2] if keys else list(history)[:2]
 
 
 def _timestamp(created: str | None) -> float | None:

@@ -41,6 +41,28 @@ def _escape(match: re.Match[str]) -> str:
 LIST_COLUMNS = ("id", "project", "name", "status", "created", "epochs", "loss", "val_loss", "findings")
 
 
+SEVERITIES = ("error", "warning", "info")
+
+
+def number(value: Any) -> str:
+    """A number as Kepler prints it: 4 significant digits (a float32 0.001 reads ``0.001``); '' for None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return str(value) if isinstance(value, int) else f"{value:.4g}"
+
+
+def finding_counts(counts: dict[str, int]) -> str:
+    """``"2 errors, 1 warning"``: the one spelling of how many findings of each severity ('' for none)."""
+    parts = []
+    for severity in SEVERITIES:
+        n = int(counts.get(severity) or 0)
+        if n:
+            parts.append(f"{n} {severity}{'s' if n != 1 else ''}")
+    return ", ".join(parts)
+
+
 def format_finding(finding: Finding) -> str:
     text = finding.line()
     if finding.fix:
@@ -59,9 +81,9 @@ def experiment_row(summary: dict[str, Any]) -> dict[str, str]:
         "status": terminal_safe(str(summary.get("status") or ""), one_line=True),
         "created": str(summary.get("created") or "")[:16].replace("T", " "),
         "epochs": "" if epochs is None else f"{epochs}/{summary.get('epochs') or '?'}",
-        "loss": _metric(final.get("loss")),
-        "val_loss": _metric(final.get("val_loss")),
-        "findings": " ".join(f"{counts[s]}{s[0]}" for s in ("error", "warning", "info") if counts.get(s)),
+        "loss": number(final.get("loss")),
+        "val_loss": number(final.get("val_loss")),
+        "findings": finding_counts(counts),
     }
 
 
@@ -101,7 +123,7 @@ def _estimator_lines(record: dict[str, Any]) -> list[str]:
     for score in record.get("scores") or []:
         rows = "the training rows" if score.get("on_training_data") else "held-out rows"
         lines.append(
-            f"  score: {score.get('metric')} {_metric(score.get('value'))} on {score.get('n_rows')} {rows} "
+            f"  score: {score.get('metric')} {number(score.get('value'))} on {score.get('n_rows')} {rows} "
             f"(fingerprint {score.get('data_fingerprint')})"
         )
     return lines
@@ -114,7 +136,7 @@ def format_record(record: dict[str, Any]) -> str:
         return terminal_safe(str(record.get(key)), one_line=True)
 
     lines = [f"Experiment {record['id']}: {field('name')} ({field('project')}) — {field('status')}"]
-    for key in ("created", "finished", "hypothesis", "notebook_path", "error"):
+    for key in ("created", "finished", "hypothesis", "conclusion", "notebook_path", "error"):
         if record.get(key):
             lines.append(f"  {key}: {field(key)}")
     if record.get("tags"):
@@ -127,24 +149,21 @@ def format_record(record: dict[str, Any]) -> str:
         lines.append(f"  model: {record.get('architecture')} ({record.get('n_params')} parameters)")
         compile_info = record.get("compile") or {}
         lines.append(
-            f"  compile: optimizer {compile_info.get('optimizer')} (lr {compile_info.get('learning_rate')}), "
+            f"  compile: optimizer {compile_info.get('optimizer')} (lr {number(compile_info.get('learning_rate'))}), "
             f"loss {compile_info.get('loss')}, metrics {compile_info.get('metrics')}"
         )
     fit = record.get("fit") or {}
-    lines.append("  fit: " + ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0)))
+    lines.append("  fit: " + ", ".join(f"{k}={number(v)}" for k, v in fit.items() if v not in (None, False, [], 0.0)))
     data = record.get("data") or {}
     if data:
-        lines.append(
-            f"  data: {data.get('n_samples')} samples, {data.get('n_features')} features, "
-            f"fingerprint {data.get('fingerprint')}"
-        )
+        lines.append(f"  data: {data_line(data)}")
         if data.get("class_counts"):
             lines.append(f"  classes: {data['class_counts']}")
     history = record.get("history") or {}
     if history:
         lines.append("  history:")
         for metric, values in history.items():
-            lines.append(f"    {metric}: " + " ".join(_metric(v) for v in values))
+            lines.append(f"    {metric}: " + " ".join(number(v) for v in values))
     for finding in record.get("findings") or []:
         try:
             lines.append("  " + format_finding(Finding.from_dict(finding)).replace("\n", "\n  "))
@@ -153,13 +172,19 @@ def format_record(record: dict[str, Any]) -> str:
     return terminal_safe("\n".join(lines))
 
 
+def data_line(data: dict[str, Any]) -> str:
+    """``256 samples, 8 features, fingerprint ab12...``; a dataset's unknown sizes are left out, not ``None``."""
+    parts = [f"{data[k]} {word}" for k, word in (("n_samples", "samples"), ("n_features", "features")) if data.get(k)]
+    if data.get("kind") not in (None, "arrays") and not data.get("n_samples"):
+        parts.insert(0, f"a {data['kind']} (size not known before training)")
+    if data.get("fingerprint"):
+        parts.append(f"fingerprint {data['fingerprint']}")
+    return ", ".join(parts) or "not described"
+
+
 def to_json(value: Any) -> str:
     """Indented JSON, safe to print (see :func:`json_safe`)."""
     return json_safe(json.dumps(value, indent=2, default=str, ensure_ascii=False))
-
-
-def _metric(value: Any) -> str:
-    return "" if value is None else f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
 
 
 def _cut(text: str, width: int) -> str:
