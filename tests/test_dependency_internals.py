@@ -55,6 +55,24 @@ def test_keras_internals_exist_and_read_what_they_say():
     assert generator is not None and hasattr(generator, "state")
 
 
+def test_keras_private_attributes_read_a_real_functional_model():
+    import keras
+
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    outputs = keras.layers.Dense(2, name="out")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)), "mse")
+
+    assert keras_internals.keras_history(model.outputs[0]).operation is model.get_layer("out")
+    assert keras_internals.keras_history(np.zeros(2)) is None
+    following = [node.operation for node in keras_internals.outbound_nodes(model.get_layer("hidden"))]
+    assert following == [model.get_layer("out")]
+    assert keras_internals.outputs_struct(model) is not None
+    schedule = keras_internals.raw_learning_rate(model.optimizer)
+    assert isinstance(schedule, keras.optimizers.schedules.ExponentialDecay)
+
+
 def test_tf_data_internals_walk_a_real_pipeline():
     import tensorflow as tf
 

@@ -23,6 +23,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from ..fit import keras_internals
 from ..fit.model import name_of
 
 # Keras layers that are an activation and nothing else, by class name.
@@ -50,7 +51,7 @@ class Head:
 
 def model_heads(model: Any) -> list[Head]:
     """The model's outputs, in Keras' order; one head (maybe of unknown layer) for a single output."""
-    struct = getattr(model, "_outputs_struct", None) if _is_functional(model) else None
+    struct = keras_internals.outputs_struct(model) if _is_functional(model) else None
     if struct is not None:
         if isinstance(struct, dict):
             items = list(struct.items())
@@ -63,7 +64,7 @@ def model_heads(model: Any) -> list[Head]:
             items = [(names[0], struct)]
         heads = []
         for i, (name, tensor) in enumerate(items):
-            history = getattr(tensor, "_keras_history", None)
+            history = keras_internals.keras_history(tensor)
             layer = _innermost(history.operation) if history is not None else None
             heads.append(Head(str(name), i, layer, tensor, "" if layer is not None else "its tensor has no history"))
         return heads

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..fit import keras_internals
 from ..fit.model import name_of
 from .heads import call_chain, snake_case
 from .registry import Skip
@@ -243,7 +244,7 @@ def _add(model: Any, graph: LayerGraph) -> tuple[list[Any], list[Any]]:
                 graph.layers.append(layer)
         entries = []
         for layer in model.layers:
-            nexts = [n.operation for n in getattr(layer, "_outbound_nodes", []) if id(n.operation) in members]
+            nexts = [n.operation for n in keras_internals.outbound_nodes(layer) if id(n.operation) in members]
             if type(layer).__name__ == "InputLayer":
                 entries.extend(f for nxt in nexts for f in spans[id(nxt)][0])
                 continue
@@ -252,7 +253,7 @@ def _add(model: Any, graph: LayerGraph) -> tuple[list[Any], list[Any]]:
                 targets.extend(f for nxt in nexts for f in spans[id(nxt)][0] if f not in targets)
         exits = []
         for tensor in getattr(model, "outputs", None) or []:
-            op = tensor._keras_history.operation
+            op = keras_internals.keras_history(tensor).operation
             if id(op) in spans:
                 exits.extend(spans[id(op)][1])
         return entries, exits

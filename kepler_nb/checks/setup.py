@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..fit import tf_internals
+from ..fit import keras_internals, tf_internals
 from .layers import BATCHNORM_TYPES, flat_layers, is_a
 from .losses import canonical_loss
 from .registry import Report, Skip, check
@@ -118,7 +118,7 @@ def _times(ratio: float) -> str:
 
 def _peak_learning_rate(optimizer: Any) -> tuple[float, str]:
     """The learning rate to judge, and how to call it in a message; Skip when it can't be read."""
-    raw = getattr(optimizer, "_learning_rate", None)
+    raw = keras_internals.raw_learning_rate(optimizer)
     if _is_schedule(raw):
         config = raw.get_config()
         candidates = [config.get(k) for k in ("initial_learning_rate", "warmup_target")]

@@ -33,3 +33,24 @@ def global_seed_generator() -> Any | None:
     except ImportError:
         return None
     return get()
+
+
+# -- private attributes of Keras objects ----------------------------------------------
+def keras_history(tensor: Any) -> Any | None:
+    """The ``KerasHistory`` of a symbolic tensor (``.operation``: the layer that made it), or None."""
+    return getattr(tensor, "_keras_history", None)
+
+
+def outbound_nodes(layer: Any) -> list[Any]:
+    """The nodes where a layer's outputs go (``.operation``: the layers that read them)."""
+    return list(getattr(layer, "_outbound_nodes", None) or [])
+
+
+def outputs_struct(model: Any) -> Any | None:
+    """A functional model's outputs in the structure it was built with (a dict, list or one tensor), or None."""
+    return getattr(model, "_outputs_struct", None)
+
+
+def raw_learning_rate(optimizer: Any) -> Any | None:
+    """The optimizer's learning rate as given: a variable, or a ``LearningRateSchedule``; None when unknown."""
+    return getattr(optimizer, "_learning_rate", None)
