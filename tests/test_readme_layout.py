@@ -45,4 +45,5 @@ def test_the_readme_shows_the_package_tree_git_tracks():
     shown = readme.split(START, 1)[1].split(END, 1)[0].rstrip("\n")
     files = tracked_files()
     assert "kepler_nb/checks/catalogue.py" in files  # the listing was read
-    assert shown == tree(files), "the README's package tree is out of date: paste the one this test builds"
+    built = tree(files)
+    assert shown == built, f"the README's package tree is out of date; this is the tree git tracks:\n{built}"
