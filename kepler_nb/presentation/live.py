@@ -12,7 +12,8 @@ Keras' own per-batch progress bar is replaced by that line when the fit's
 ``verbose`` is ``"auto"`` or 1; ``verbose=2`` keeps Keras' one line per
 epoch and ``verbose=0`` prints nothing. Where no front end shows widgets
 (nbclient, papermill, a front end without widgets) the progress line is
-printed as text, one line per epoch. Outside a notebook kernel (a script, a
+one text output updated in place each epoch, and it ends as the line saying
+what was recorded. Outside a notebook kernel (a script, a
 terminal IPython) Keras' output is left as it is.
 """
 
