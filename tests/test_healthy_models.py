@@ -558,4 +558,7 @@ def test_healthy_model_draws_no_error_or_warning(kepler_home, case):
     assert len(history.history["loss"]) == epochs
     alarms = [f.line() for f in mi.findings if f.severity in ("error", "warning") and not f.skipped]
     assert not alarms, "\n".join(alarms)
-    assert {"K403", "K502"} <= {f.code for f in mi.findings}, "the training and environment checks ran"
+    codes = {f.code for f in mi.findings}
+    assert "K502" in codes, "the environment checks ran"
+    # K403 skips a two-epoch run, saying so: proof the epoch-end checks ran; a longer healthy run passes it silently
+    assert epochs > EPOCHS or "K403" in codes, "the training checks ran"
