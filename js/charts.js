@@ -1,5 +1,6 @@
-// Drawing of Kepler's line charts. The kernel lays them out (kepler_nb/presentation/charts.py):
-// this only turns that plain data into SVG elements. Labels are set with textContent.
+// Drawing of Kepler's line charts. The kernel lays them out (kepler_nb/presentation/charts.py,
+// style in chart_style.py): this only turns that plain data into SVG elements, and shows the
+// values under the pointer. Labels are set with textContent.
 // Shared by live.js and journal.js: the kernel joins it in front of each of them.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -13,16 +14,22 @@ function svgEl(tag, attrs, text) {
 
 function drawChart(chart) {
   const f = chart.frame;
+  const box = document.createElement("div");
+  box.className = "kepler-chart-box";
   const svg = svgEl("svg", {
     class: "kepler-chart",
     width: chart.width,
     height: chart.height,
     viewBox: `0 0 ${chart.width} ${chart.height}`,
     role: "img",
-    "aria-label": chart.title,
+    "aria-label": chart.y_label || chart.title,
   });
   svg.dataset.metric = chart.title;
+  svg.dataset.scale = chart.log ? "log" : "linear";
   svg.append(svgEl("text", { x: f.left, y: 14, class: "kepler-chart-title" }, chart.title));
+  const middle = (f.top + f.bottom) / 2;
+  svg.append(svgEl("text", { x: (f.left + f.right) / 2, y: f.bottom + 26, "text-anchor": "middle", class: "kepler-axis-title" }, chart.x_label));
+  svg.append(svgEl("text", { transform: `translate(11,${middle}) rotate(-90)`, "text-anchor": "middle", class: "kepler-axis-title" }, chart.y_label));
   for (const t of chart.y_ticks) {
     svg.append(svgEl("line", { x1: f.left, x2: f.right, y1: t.at, y2: t.at, class: "kepler-grid" }));
     svg.append(svgEl("text", { x: f.left - 4, y: t.at + 3, "text-anchor": "end" }, t.label));
@@ -49,7 +56,59 @@ function drawChart(chart) {
   };
   for (const line of chart.behind || []) draw(line, "kepler-line-ghost");
   for (const line of chart.lines || []) draw(line, "kepler-line");
-  return svg;
+  box.append(svg);
+  addHover(box, svg, chart);
+  return box;
+}
+
+// Under the pointer: a guide at the nearest epoch and every curve's value there.
+function addHover(box, svg, chart) {
+  const xs = chart.epoch_x || [];
+  if (!xs.length) return;
+  const f = chart.frame;
+  const guide = svgEl("line", { y1: f.top, y2: f.bottom, class: "kepler-guide", visibility: "hidden" });
+  svg.append(guide);
+  const tip = document.createElement("div");
+  tip.className = "kepler-tooltip";
+  tip.hidden = true;
+  box.append(tip);
+  const hide = () => {
+    tip.hidden = true;
+    guide.setAttribute("visibility", "hidden");
+  };
+  svg.addEventListener("mouseleave", hide);
+  svg.addEventListener("mousemove", (event) => {
+    const rect = svg.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) * chart.width) / (rect.width || chart.width);
+    let i = 0;
+    for (let j = 1; j < xs.length; j++) if (Math.abs(xs[j] - x) < Math.abs(xs[i] - x)) i = j;
+    const rows = [];
+    for (const line of [...(chart.lines || []), ...(chart.behind || [])]) {
+      const value = (line.values || [])[i];
+      if (value !== undefined && value !== null) rows.push([line.color, line.label, value]);
+    }
+    if (!rows.length) return hide();
+    guide.setAttribute("x1", xs[i]);
+    guide.setAttribute("x2", xs[i]);
+    guide.setAttribute("visibility", "visible");
+    tip.replaceChildren();
+    const head = document.createElement("div");
+    head.className = "kepler-tooltip-head";
+    head.textContent = "epoch " + (i + 1);
+    tip.append(head);
+    for (const [color, label, value] of rows) {
+      const row = document.createElement("div");
+      const swatch = document.createElement("span");
+      swatch.className = "kepler-swatch";
+      swatch.style.background = color;
+      row.append(swatch, document.createTextNode(label + " " + value));
+      tip.append(row);
+    }
+    tip.hidden = false;
+    const left = (xs[i] / chart.width) * rect.width;
+    tip.style.left = left > rect.width / 2 ? "" : left + 8 + "px";
+    tip.style.right = left > rect.width / 2 ? rect.width - left + 8 + "px" : "";
+  });
 }
 
 function drawLegend(items) {
@@ -60,7 +119,7 @@ function drawLegend(items) {
     const swatch = document.createElement("span");
     swatch.className = "kepler-swatch";
     swatch.style.background = item.color;
-    if (item.kind === "ghost") swatch.style.opacity = "0.35";
+    if (item.kind === "ghost") swatch.style.opacity = "0.6";
     if (item.dashed) swatch.style.background = `repeating-linear-gradient(90deg, ${item.color} 0 5px, transparent 5px 8px)`;
     entry.append(swatch, document.createTextNode(item.label));
     legend.append(entry);

@@ -1,6 +1,26 @@
 // Kepler's journal table. Display only: the kernel searches, sorts and pages; this draws
-// what it is sent and reports the filter text, column clicks, page turns and selected rows.
-// Every text is set with textContent, never as HTML.
+// what it is sent and reports the filter text, column clicks, chosen columns, page turns and
+// selected rows. Every text is set with textContent, never as HTML.
+
+// "3 min ago" for a journal time (2026-11-24T10:00:00+0000); the full local time goes in the title.
+function ago(iso, now) {
+  const then = Date.parse(String(iso).replace(/([+-]\d\d)(\d\d)$/, "$1:$2"));
+  if (Number.isNaN(then)) return "";
+  const seconds = Math.max(0, (now - then) / 1000);
+  if (seconds < 60) return "just now";
+  for (const [unit, size] of [["day", 86400], ["h", 3600], ["min", 60]]) {
+    if (seconds >= size) {
+      const n = Math.floor(seconds / size);
+      return `${n} ${unit}${unit === "day" && n > 1 ? "s" : ""} ago`;
+    }
+  }
+  return "";
+}
+
+function fullTime(iso) {
+  const then = Date.parse(String(iso).replace(/([+-]\d\d)(\d\d)$/, "$1:$2"));
+  return Number.isNaN(then) ? String(iso) : new Date(then).toLocaleString();
+}
 
 function node(tag, className, text) {
   const n = document.createElement(tag);
@@ -25,7 +45,21 @@ function render({ model, el: host }) {
     model.set("export_requests", model.get("export_requests") + 1);
     model.save_changes();
   });
-  bar.append(filter, count, exportButton);
+  const picker = node("details", "kepler-journal-picker");
+  const pickerLabel = node("summary", "kepler-button", "Columns");
+  pickerLabel.title = "Choose the columns to show";
+  const pickerList = node("div", "kepler-journal-picker-list");
+  picker.append(pickerLabel, pickerList);
+  const skippedBox = node("label", "kepler-journal-count kepler-journal-skipped");
+  const skippedCheck = node("input");
+  skippedCheck.type = "checkbox";
+  const skippedText = node("span");
+  skippedBox.append(skippedCheck, skippedText);
+  skippedCheck.addEventListener("change", () => {
+    model.set("show_skipped", skippedCheck.checked);
+    model.save_changes();
+  });
+  bar.append(filter, count, skippedBox, picker, exportButton);
   const error = node("div", "kepler-journal-error");
   const notice = node("div", "kepler-journal-count kepler-journal-notice");
   const table = node("table", "kepler-table kepler-journal-table");
@@ -44,11 +78,44 @@ function render({ model, el: host }) {
     }, 250);
   });
 
+  const visibleColumns = () => {
+    const all = model.get("columns") || [];
+    const chosen = model.get("shown_columns") || [];
+    return chosen.length ? all.filter((c) => chosen.includes(c.key)) : all.filter((c) => c.default);
+  };
+
+  const drawPicker = () => {
+    const shown = new Set(visibleColumns().map((c) => c.key));
+    pickerList.replaceChildren();
+    for (const column of model.get("columns") || []) {
+      const label = node("label");
+      const box = node("input");
+      box.type = "checkbox";
+      box.checked = shown.has(column.key);
+      box.dataset.key = column.key;
+      box.addEventListener("change", () => {
+        const now = visibleColumns().map((c) => c.key);
+        const next = box.checked ? [...now, column.key] : now.filter((k) => k !== column.key);
+        const order = (model.get("columns") || []).map((c) => c.key);
+        model.set("shown_columns", order.filter((k) => next.includes(k)));
+        model.save_changes();
+      });
+      label.append(box, document.createTextNode(" " + column.label));
+      pickerList.append(label);
+    }
+  };
+
   const drawTable = () => {
     title.textContent = model.get("title");
     error.textContent = model.get("error");
     notice.textContent = model.get("notice");
-    const columns = model.get("columns") || [];
+    const skipped = model.get("skipped");
+    skippedBox.hidden = !skipped && !model.get("show_skipped");
+    skippedCheck.checked = model.get("show_skipped");
+    skippedText.textContent = ` show ${skipped} skipped`;
+    drawPicker();
+    const columns = visibleColumns();
+    const now = Date.now();
     const rows = model.get("rows") || [];
     const selected = new Set(model.get("selected") || []);
     const sort = model.get("sort");
@@ -57,7 +124,7 @@ function render({ model, el: host }) {
     const headRow = node("tr");
     for (const column of columns) {
       const arrow = column.key === sort ? (descending ? " ▼" : " ▲") : "";
-      const th = node("th", column.numeric ? "kepler-num" : "", column.label + arrow);
+      const th = node("th", "kepler-col-" + column.key + (column.numeric ? " kepler-num" : ""), column.label + arrow);
       th.dataset.key = column.key;
       th.title = "Sort by " + column.label;
       th.addEventListener("click", () => {
@@ -78,9 +145,13 @@ function render({ model, el: host }) {
       tr.dataset.id = String(row.id);
       tr.setAttribute("aria-selected", selected.has(row.id) ? "true" : "false");
       for (const column of columns) {
-        let cls = column.numeric ? "kepler-num" : "";
+        let cls = "kepler-col-" + column.key + (column.numeric ? " kepler-num" : "");
         if (column.key === "status") cls += " kepler-status-" + row.status;
-        tr.append(node("td", cls, row.cells[column.key]));
+        const value = row.cells[column.key];
+        const td = node("td", cls, column.time ? ago(value, now) : value);
+        td.title = column.time ? fullTime(value) : (row.titles || {})[column.key] || value || "";
+        if (column.time) td.dataset.time = value;
+        tr.append(td);
       }
       tr.addEventListener("click", () => {
         const now = new Set(model.get("selected") || []);
@@ -119,10 +190,11 @@ function render({ model, el: host }) {
   const drawDetails = () => {
     details.replaceChildren();
     const comparison = model.get("comparison") || {};
-    if (comparison.charts && comparison.charts.length) {
+    if (comparison.title) {
       const box = node("div", "kepler-journal-detail kepler-journal-comparison");
       box.append(node("h4", "", comparison.title));
-      box.append(drawCharts(comparison.charts, comparison.legend));
+      if (comparison.diff) box.append(drawDiff(comparison.diff));
+      if (comparison.charts && comparison.charts.length) box.append(drawCharts(comparison.charts, comparison.legend));
       details.append(box);
     }
     for (const d of model.get("details") || []) {
@@ -140,17 +212,65 @@ function render({ model, el: host }) {
 
   drawTable();
   drawDetails();
+  // Relative times age: redraw them every half minute.
+  const clock = setInterval(() => {
+    const now = Date.now();
+    for (const td of root.querySelectorAll("td[data-time]")) td.textContent = ago(td.dataset.time, now);
+  }, 30000);
   const tableEvents = ["change:rows", "change:columns", "change:total", "change:page", "change:sort",
-    "change:descending", "change:selected", "change:error", "change:title", "change:notice"];
+    "change:descending", "change:selected", "change:error", "change:title", "change:notice",
+    "change:shown_columns", "change:show_skipped", "change:skipped"];
   const detailEvents = ["change:details", "change:comparison"];
   for (const e of tableEvents) model.on(e, drawTable);
   for (const e of detailEvents) model.on(e, drawDetails);
   host.append(root);
   return () => {
     clearTimeout(typing);
+    clearInterval(clock);
     for (const e of tableEvents) model.off(e, drawTable);
     for (const e of detailEvents) model.off(e, drawDetails);
   };
+}
+
+// "What differs": the comparison report's table. A run's colour is its colour in the charts;
+// a highlighted value differs from the first run's.
+function drawDiff(diff) {
+  const box = node("div", "kepler-journal-diff");
+  if (!diff.rows.length) {
+    box.append(node("div", "kepler-journal-count", "Nothing differs: same settings, data and environment."));
+    return box;
+  }
+  box.append(node("div", "kepler-journal-count", `What differs (highlighted: differs from #${diff.first})`));
+  const table = node("table", "kepler-table kepler-diff-table");
+  const head = node("tr");
+  head.append(node("th", "", "field"));
+  for (const run of diff.runs) {
+    const th = node("th");
+    const swatch = node("span", "kepler-swatch kepler-swatch-run");
+    swatch.style.background = run.color;
+    th.append(swatch, document.createTextNode(run.label));
+    th.title = run.label + " " + run.name;
+    head.append(th);
+  }
+  const thead = node("thead");
+  thead.append(head);
+  const body = node("tbody");
+  for (const row of diff.rows) {
+    const tr = node("tr");
+    const th = node("th", "", row.field);
+    th.title = row.group + ": " + row.field;
+    tr.append(th);
+    for (const value of row.values) {
+      const td = node("td", value.changed ? "kepler-changed" : "", value.text);
+      td.title = value.text;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  table.append(thead, body);
+  box.append(table);
+  if (diff.same) box.append(node("div", "kepler-journal-count", `${diff.same} fields are the same in every run`));
+  return box;
 }
 
 export default { render };

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kepler_nb.journal.journal import Journal
+from kepler_nb.presentation.chart_style import PALETTE
 from kepler_nb.presentation.journal_widget import PAGE_SIZE, JournalWidget, open_journal, refresh_open_journals
 
 
@@ -44,8 +45,12 @@ def names(widget: JournalWidget) -> list[str]:
 def test_rows_are_the_projects_runs_newest_first_with_their_metrics(journal):
     widget = JournalWidget(journal, project="digits")
     assert names(widget) == ["gamma", "<img src=x onerror=alert(1)>", "alpha"], "user text is passed on untouched"
-    assert [c["key"] for c in widget.columns] == ["id", "name", "status", "created", "epochs", "loss", "val_loss",
-                                                  "findings"]  # fmt: skip
+    assert [c["key"] for c in widget.columns] == ["name", "status", "val_loss", "findings", "created", "id", "model",
+                                                  "epochs", "loss"]  # fmt: skip
+    defaults = [c["key"] for c in widget.columns if c["default"]]
+    assert defaults == ["name", "status", "val_loss", "findings", "created"], (
+        "what fits the sidebar, primary metric first"
+    )
     first = widget.rows[0]["cells"]
     assert (first["status"], first["epochs"], first["loss"], first["val_loss"], first["findings"]) == (
         "finished",
@@ -54,8 +59,42 @@ def test_rows_are_the_projects_runs_newest_first_with_their_metrics(journal):
         "0.6",
         "1W",
     )
+    assert widget.rows[0]["titles"]["findings"] == "1 warning"
+    assert first["created"].startswith("20"), "the full time; the front end shows it as '3 min ago'"
     assert widget.total == 3 and widget.title == "Kepler journal — digits"
     assert len(JournalWidget(journal).rows) == 4, "no project: every project"
+
+
+def test_the_primary_metric_is_the_one_most_runs_are_judged_by_and_estimators_show_their_class(kepler_home):
+    journal = Journal()
+    record(journal, "net", losses=(0.9, 0.5))
+    estimator = journal.start(
+        {"project": "digits", "name": "SVC(C=10)", "status": "running", "framework": "sklearn",
+         "model_class": "SVC", "estimator": "SVC(C=10)", "epochs": None},
+        {"data": {"n_samples": 100, "n_features": 8}},
+    )  # fmt: skip
+    journal.update(estimator, {"status": "finished", "epochs_done": 0, "fit_seconds": 0.12,
+                               "final": {"val_accuracy": 0.93, "cv_score": 0.91}})  # fmt: skip
+    journal.update(record(journal, "net 2"), {"final": {"val_accuracy": 0.88, "loss": 0.4}})
+    widget = JournalWidget(journal, project="digits")
+    assert [c["key"] for c in widget.columns if c["default"]][2] == "val_accuracy", "2 of 3 runs have it"
+    svc = next(r for r in widget.rows if r["id"] == estimator)
+    assert (svc["cells"]["model"], svc["cells"]["epochs"], svc["cells"]["val_accuracy"]) == ("SVC", "—", "0.93")
+    assert "SVC (sklearn)" in svc["titles"]["name"] and svc["titles"]["status"] == "fitted in 0.12 s"
+    widget.selected = [estimator]
+    facts = dict(widget.details[0]["facts"])
+    assert facts["estimator"].startswith("SVC (sklearn") and "optimizer" not in facts
+
+
+def test_skipped_runs_are_hidden_unless_asked_for(journal):
+    journal.update(record(journal, "again"), {"status": "skipped"})
+    widget = JournalWidget(journal, project="digits")
+    assert "again" not in names(widget) and widget.skipped == 1 and widget.total == 3
+    widget.show_skipped = True
+    assert names(widget)[0] == "again" and widget.total == 4
+    widget.show_skipped = False
+    widget.query = "status = skipped"
+    assert names(widget) == ["again"], "a filter naming the status shows them"
 
 
 def test_columns_sort_with_missing_values_last(journal):
@@ -106,6 +145,12 @@ def test_selecting_runs_shows_their_details_and_compares_their_curves(journal):
     assert widget.comparison == {}
     widget.selected = ids
     assert len(widget.details) == 2
+    diff = widget.comparison["diff"]
+    assert [run["color"] for run in diff["runs"]] == list(PALETTE[:2]), "each run in its chart colour"
+    fields = {row["field"]: row["values"] for row in diff["rows"]}
+    assert fields["name"] == [{"text": "gamma", "changed": False}, {"text": "<img src=x onerror=alert(1)>",
+                                                                     "changed": True}]  # fmt: skip
+    assert "optimizer" not in fields and diff["same"] > 0, "the report's table: what agrees is only counted"
     loss = widget.comparison["charts"][0]
     assert len(loss["lines"]) == 4, "training and validation of both runs"
     assert [item["label"] for item in widget.comparison["legend"]][:2] == [
@@ -128,6 +173,10 @@ def test_export_writes_the_selected_runs_report_or_the_projects(journal, tmp_pat
     widget.selected = [1]
     widget.export_requests += 1
     assert widget.notice.startswith("Report written to ") and (tmp_path / "kepler-1.html").is_file()
+    (link,) = widget.links.outputs
+    assert '<a class="kepler-report-link" href="kepler-1.html">' in link["data"]["text/html"], (
+        "a relative link, which JupyterLab opens in a tab"
+    )
     assert "alpha" in (tmp_path / "kepler-1.html").read_text()
     widget.selected = [1, 2]
     widget.export_requests += 1

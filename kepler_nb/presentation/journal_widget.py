@@ -4,8 +4,15 @@
 ``sidecar``), elsewhere in the cell's output. The table lists the
 experiments of one project, newest first, one page at a time; the filter
 box takes the search language of ``Journal.search`` (``val_accuracy > 0.9
-and optimizer = adam``). Selecting rows shows each run's settings, data,
-findings and curves, and with two or more selected, their curves together.
+and optimizer = adam``). It fits the sidebar's default width: name, status,
+the project's primary metric, findings and when it ran ("3 min ago", the
+full time on hover) are shown, every other column (id, model, epochs, other
+metrics) is one click away in the column picker; skipped runs are hidden
+unless asked for. A scikit-learn run shows its estimator class and scores,
+no epochs. Selecting rows shows each run's settings, data, findings and
+curves; with two or more, "what differs" (the comparison report's own
+table, each run in its chart colour) and their curves together. Export
+writes the report and gives a link that opens it in a JupyterLab tab.
 
 Everything is computed here, from the journal's public API; the widget's
 JavaScript only draws what it is sent and reports clicks and typing. After
@@ -17,32 +24,45 @@ cell is training (its messages are handled on Kepler's own thread, see
 
 from __future__ import annotations
 
+import html
 import logging
+import os
 import threading
 import weakref
 from collections import Counter
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anywidget
+import ipywidgets
 import traitlets
 
 from ..checks.finding import Finding
-from . import assets, charts, frontend, waiting
+from ..journal.similarity import primary_metric
+from . import assets, chart_style, charts, frontend, waiting
 
 log = logging.getLogger("kepler")
 
 PAGE_SIZE = 50
 MAX_SELECTED = 8  # runs shown side by side
-METRIC_COLUMNS = 4
-FIXED_COLUMNS = (
-    {"key": "id", "label": "id", "numeric": True},
-    {"key": "name", "label": "name", "numeric": False},
-    {"key": "status", "label": "status", "numeric": False},
-    {"key": "created", "label": "time", "numeric": False},
-    {"key": "epochs", "label": "epochs", "numeric": True},
+# Every column the table can show; ``default`` ones fit JupyterLab's default sidebar width.
+# The primary metric's column (the metric most runs are judged by) goes after "status".
+LEADING_COLUMNS = (
+    {"key": "name", "label": "name", "numeric": False, "default": True},
+    {"key": "status", "label": "status", "numeric": False, "default": True},
 )
-FINDINGS_COLUMN = {"key": "findings", "label": "findings", "numeric": True}
+TRAILING_COLUMNS = (
+    {"key": "findings", "label": "findings", "numeric": True, "default": True},
+    {"key": "created", "label": "when", "numeric": False, "default": True, "time": True},
+    {"key": "id", "label": "id", "numeric": True, "default": False},
+    {"key": "model", "label": "model", "numeric": False, "default": False},
+    {"key": "epochs", "label": "epochs", "numeric": True, "default": False},
+)
+# The metric a reader compares first, in this order of preference (the journal's own choice).
+PRIMARY_PREFERENCE = ("val_accuracy", "accuracy", "val_loss", "loss")
 SEVERITY_LETTERS = (("error", "E"), ("warning", "W"), ("info", "I"))
+SEVERITY_WORDS = {"error": "error", "warning": "warning", "info": "note"}
 
 _open: weakref.WeakSet[JournalWidget] = weakref.WeakSet()
 
@@ -70,6 +90,9 @@ class JournalWidget(anywidget.AnyWidget):
     comparison = traitlets.Dict().tag(sync=True)
     export_requests = traitlets.Int(0).tag(sync=True)  # the Export button counts its clicks
     notice = traitlets.Unicode().tag(sync=True)
+    shown_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)  # chosen in the column picker
+    show_skipped = traitlets.Bool(False).tag(sync=True)
+    skipped = traitlets.Int(0).tag(sync=True)  # how many skipped runs the filter found
 
     def __init__(self, journal: Any, project: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -82,7 +105,9 @@ class JournalWidget(anywidget.AnyWidget):
         # The front end's requests may be handled on Kepler's own thread (see waiting.py) while
         # the main thread refreshes after a cell: one at a time.
         self._lock = threading.RLock()
-        self.observe(self._query_changed, names=["query"])
+        # The export link: HTML output rendered by JupyterLab, whose own link handling opens it in a tab.
+        self.links = ipywidgets.Output(layout={"margin": "0 6px"})
+        self.observe(self._query_changed, names=["query", "show_skipped"])
         self.observe(self._order_changed, names=["sort", "descending", "page"])
         self.observe(self._selection_changed, names=["selected"])
         self.observe(self._export, names=["export_requests"])
@@ -118,6 +143,22 @@ class JournalWidget(anywidget.AnyWidget):
             self.notice = f"Could not export: {error}"
             return
         self.notice = f"Report written to {path}"
+        self._show_link(Path(path))
+
+    def _show_link(self, path: Path) -> None:
+        """A link to the report, relative to the kernel's folder (the notebook's): JupyterLab opens it in a tab."""
+        from IPython.display import HTML
+
+        try:
+            href = Path(os.path.relpath(path)).as_posix()
+        except ValueError:  # another drive
+            href = path.as_posix()
+        link = (
+            f'<a class="kepler-report-link" href="{html.escape(quote(href))}">Open the report</a> '
+            f"<code>{html.escape(path.name)}</code> (in a JupyterLab tab)"
+        )
+        self.links.outputs = ()
+        self.links.append_display_data(HTML(link))
 
     # -- computing what it shows -------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:
@@ -147,6 +188,11 @@ class JournalWidget(anywidget.AnyWidget):
         found = self.journal.search(query) if query.strip() else self.journal.experiments()
         if self.project is not None:
             found = [s for s in found if s.get("project") == self.project]
+        skipped = sum(1 for s in found if s.get("status") == "skipped")
+        if self.skipped != skipped:
+            self.skipped = skipped
+        if not self.show_skipped and not _asks_for_skipped(query):
+            found = [s for s in found if s.get("status") != "skipped"]
         return found
 
     def _show_page(self) -> None:
@@ -160,14 +206,15 @@ class JournalWidget(anywidget.AnyWidget):
         pages = max(1, -(-len(found) // self.page_size))
         page = min(max(self.page, 0), pages - 1)
         shown = found[page * self.page_size : (page + 1) * self.page_size]
-        metrics = _metric_columns(self._found)
+        primary, metrics = _metric_columns(self._found)
         with self.hold_sync():
             self.columns = [
-                *FIXED_COLUMNS,
-                *({"key": m, "label": m, "numeric": True} for m in metrics),
-                FINDINGS_COLUMN,
+                *LEADING_COLUMNS,
+                *({"key": m, "label": m, "numeric": True, "default": m == primary} for m in [primary] if m),
+                *TRAILING_COLUMNS,
+                *({"key": m, "label": m, "numeric": True, "default": False} for m in metrics if m != primary),
             ]
-            self.rows = [_row(s, metrics) for s in shown]
+            self.rows = [_row(s, [primary, *metrics] if primary else metrics) for s in shown]
             self.total = len(found)
             if page != self.page:
                 self.page = page
@@ -183,8 +230,12 @@ class JournalWidget(anywidget.AnyWidget):
         runs = [(f"#{r['id']} {r.get('name') or ''}".strip(), r.get("history") or {}) for r in records]
         comparison: dict[str, Any] = {}
         if len(runs) >= 2:
-            drawn = charts.comparison_charts(runs)
-            comparison = {"title": f"{len(runs)} runs compared", "charts": drawn, "legend": _run_legend(runs)}
+            comparison = {
+                "title": f"{len(runs)} runs compared",
+                "diff": _diff_table(records),
+                "charts": charts.comparison_charts(runs),
+                "legend": charts.run_legend([label for label, _ in runs]),
+            }
         with self.hold_sync():
             self.details = [_detail(r) for r in records]
             self.comparison = comparison
@@ -221,6 +272,7 @@ def open_journal(
                     previous.close()
             sidecar = Sidecar(title="Kepler journal", anchor="right")
             with sidecar:
+                display(widget.links)
                 display(widget)
             widget.sidecar = sidecar
             return widget
@@ -229,6 +281,7 @@ def open_journal(
     if shell is None and frontend.shell() is None:  # plain Python: the table as text
         print(widget._repr_mimebundle_()[0]["text/plain"])
         return widget
+    display(widget.links)
     display(widget)
     return widget
 
@@ -265,30 +318,63 @@ def _in_jupyterlab(shell: Any) -> bool:
 
 
 # -- rows and details ------------------------------------------------------------------
-def _metric_columns(summaries: list[dict[str, Any]]) -> list[str]:
-    """The final metrics most runs have: losses first, then validation metrics."""
+def _metric_columns(summaries: list[dict[str, Any]]) -> tuple[str | None, list[str]]:
+    """The project's primary metric (the one most of its runs are judged by), and every other final metric."""
     counts = Counter(k for s in summaries for k, v in (s.get("final") or {}).items() if isinstance(v, (int, float)))
-    preferred = ["loss", "val_loss"]
-    others = sorted((k for k in counts if k not in preferred), key=lambda k: (not k.startswith("val_"), -counts[k], k))
-    return [k for k in preferred if k in counts] + others[: METRIC_COLUMNS - 2]
+    judged = Counter(name for s in summaries if (name := _primary_name(s.get("final") or {})))
+    primary = None
+    if judged:
+        top = max(judged.values())
+        tied = [m for m, c in judged.items() if c == top]
+        primary = min(tied, key=lambda m: PRIMARY_PREFERENCE.index(m) if m in PRIMARY_PREFERENCE else len(tied) + 9)
+    others = sorted(counts, key=lambda k: (k not in ("loss", "val_loss"), not k.startswith("val_"), -counts[k], k))
+    return primary, [k for k in others if k != primary]
+
+
+def _primary_name(final: dict[str, Any]) -> str | None:
+    """The metric to quote for a run: accuracy or loss (validation first), else an estimator's held-out score."""
+    found = primary_metric(final)
+    if found:
+        return found[0]
+    numbers = [k for k, v in final.items() if isinstance(v, (int, float))]
+    for name in [k for k in numbers if k.startswith("val_")] + [k for k in ("cv_score", "oob_score") if k in numbers]:
+        return name
+    return numbers[0] if numbers else None
+
+
+def _is_estimator(summary: dict[str, Any]) -> bool:
+    return bool(summary.get("model_class")) and summary.get("framework") not in (None, "keras", "tensorflow")
 
 
 def _row(summary: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
     final = summary.get("final") or {}
     counts = summary.get("findings") or {}
     done = summary.get("epochs_done")
+    estimator = _is_estimator(summary)
+    name = str(summary.get("name") or "")
+    model = str(summary.get("model_class") if estimator else summary.get("architecture") or "")
     cells = {
         "id": str(summary["id"]),
-        "name": str(summary.get("name") or ""),
+        "name": name,
         "status": str(summary.get("status") or ""),
-        "created": str(summary.get("created") or "")[:16].replace("T", " "),
-        "epochs": "" if done is None else f"{done}/{summary.get('epochs') or '?'}",
+        "created": str(summary.get("created") or ""),  # the front end says "3 min ago"
+        "model": model,
+        "epochs": "—" if estimator else ("" if done is None else f"{done}/{summary.get('epochs') or '?'}"),
         "findings": " ".join(f"{counts[s]}{letter}" for s, letter in SEVERITY_LETTERS if counts.get(s)),
     }
+    titles = {
+        "name": f"#{summary['id']} {name}" + (f" · {model} ({summary.get('framework')})" if estimator else ""),
+        "findings": ", ".join(f"{counts[s]} {SEVERITY_WORDS[s]}{'s' if counts[s] != 1 else ''}"
+                              for s, _ in SEVERITY_LETTERS if counts.get(s)),
+        "epochs": "an estimator: fitted once, no epochs" if estimator else "",
+    }  # fmt: skip
     for metric in metrics:
         value = final.get(metric)
         cells[metric] = charts.format_number(float(value)) if isinstance(value, (int, float)) else ""
-    return {"id": int(summary["id"]), "cells": cells, "status": cells["status"]}
+    if estimator and summary.get("fit_seconds") is not None:
+        titles["status"] = f"fitted in {charts.format_number(float(summary['fit_seconds']))} s"
+    return {"id": int(summary["id"]), "cells": cells, "titles": {k: v for k, v in titles.items() if v},
+            "status": cells["status"]}  # fmt: skip
 
 
 def _sort_value(summary: dict[str, Any], key: str) -> Any:
@@ -296,11 +382,29 @@ def _sort_value(summary: dict[str, Any], key: str) -> Any:
         return sum((summary.get("findings") or {}).values())
     if key == "epochs":
         return summary.get("epochs_done")
+    if key == "model":
+        value = summary.get("model_class") if _is_estimator(summary) else summary.get("architecture")
+        return str(value).lower() if value else None
     if key in ("id", "name", "status", "created"):
         value = summary.get(key)
         return value.lower() if isinstance(value, str) else value
     value = (summary.get("final") or {}).get(key)
     return value if isinstance(value, (int, float)) else None
+
+
+def _asks_for_skipped(query: str) -> bool:
+    """A filter that names the skipped status shows skipped runs without the checkbox."""
+    return "skipped" in query.lower()
+
+
+def _diff_table(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What differs between the runs: the HTML comparison report's own table, each run in its chart colour."""
+    from .report.views import differences
+
+    differing, same = differences(records)
+    runs = [{"id": r["id"], "label": f"#{r['id']}", "name": str(r.get("name") or ""),
+             "color": chart_style.run_color(i)} for i, r in enumerate(records)]  # fmt: skip
+    return {"runs": runs, "rows": differing, "same": len(same), "first": records[0]["id"]}
 
 
 def _detail(record: dict[str, Any]) -> dict[str, Any]:
@@ -320,10 +424,7 @@ def _detail(record: dict[str, Any]) -> dict[str, Any]:
         ("same as", record.get("duplicate_of")),
         ("error", record.get("error")),
         ("notebook", record.get("notebook_path")),
-        ("model", f"{record.get('architecture')} ({record.get('n_params')} parameters)"),
-        ("optimizer", f"{compile_info.get('optimizer')} (learning rate {_text(compile_info.get('learning_rate'))})"),
-        ("loss", compile_info.get("loss")),
-        ("metrics", compile_info.get("metrics")),
+        *_model_facts(record, compile_info),
         ("fit", ", ".join(f"{k}={v}" for k, v in fit.items() if v not in (None, False, [], 0.0, ""))),
         ("data", _data_text(data)),
         ("classes", data.get("class_counts")),
@@ -350,6 +451,23 @@ def _detail(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _model_facts(record: dict[str, Any], compile_info: dict[str, Any]) -> list[tuple[str, Any]]:
+    if _is_estimator(record):
+        version = f"{record.get('framework')} {record.get('framework_version') or ''}".strip()
+        seconds = record.get("fit_seconds")
+        return [
+            ("estimator", f"{record.get('model_class')} ({version})"),
+            ("parameters", ", ".join(f"{k}={v}" for k, v in (record.get("params") or {}).items())),
+            ("fit time", f"{charts.format_number(float(seconds))} s" if seconds else None),
+        ]
+    return [
+        ("model", f"{record.get('architecture')} ({record.get('n_params')} parameters)"),
+        ("optimizer", f"{compile_info.get('optimizer')} (learning rate {_text(compile_info.get('learning_rate'))})"),
+        ("loss", compile_info.get("loss")),
+        ("metrics", compile_info.get("metrics")),
+    ]
+
+
 def _data_text(data: dict[str, Any]) -> str:
     if not data:
         return ""
@@ -357,14 +475,6 @@ def _data_text(data: dict[str, Any]) -> str:
     if data.get("fingerprint"):
         parts.append(f"fingerprint {str(data['fingerprint'])[:12]}")
     return ", ".join(parts)
-
-
-def _run_legend(runs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    legend = [
-        {"label": label, "color": charts.PALETTE[i % len(charts.PALETTE)], "kind": "run"}
-        for i, (label, _) in enumerate(runs)
-    ]
-    return legend + [{"label": "validation", "color": "#777", "dashed": True, "kind": "val"}]
 
 
 def _text(value: Any) -> str:

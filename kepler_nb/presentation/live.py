@@ -172,9 +172,9 @@ class LiveView(keras.callbacks.Callback):
             experiment = self.inspector.experiment_id
             drawn = charts.metric_charts(self.history, self.ghosts, self.epochs)
             names = ", ".join(chart["title"] for chart in drawn)
-            bundle = {"text/plain": f"[curves of experiment {experiment}: {names}]"}  # where images are not shown
-            if drawn:
-                bundle["image/svg+xml"] = charts.charts_svg(drawn, charts.legend_for(drawn))
+            bundle = charts.picture_bundle(
+                drawn, charts.legend_for(drawn), f"[curves of experiment {experiment}: {names}]"
+            )
             self.handle.update(bundle, raw=True)
             self.widget.close()
         except Exception:
@@ -254,7 +254,7 @@ def _ghost_note(ghosts: list[tuple[str, dict[str, list[float]]]]) -> str:
     if not ghosts:
         return ""
     names = ", ".join(label for label, _ in ghosts)
-    return f"Faint curves: similar earlier experiments ({names})."
+    return f"Fainter curves, one colour each: similar earlier experiments ({names})."
 
 
 def _number(value: Any) -> float:

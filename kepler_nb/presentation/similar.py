@@ -18,7 +18,6 @@ the run (recorded as ``skipped``); a person may first ask to see the curves.
 from __future__ import annotations
 
 import calendar
-import io
 import math
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..journal import similarity
 from ..journal.similarity import primary_metric
-from . import frontend
+from . import chart_style, charts, frontend
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id", "name", "how it relates", "what differs", "best")
 MAX_DIFFERENCES = 3  # per row of the table; the rest is counted
-PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#868e96")
+PALETTE = chart_style.PALETTE
 HPARAM_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size", "validation_split": "validation split"}
 HYPERPARAMETER_KINDS = (
     similarity.HYPERPARAMETER,
@@ -266,17 +265,12 @@ def curves_figure(runs: Sequence[tuple[str, dict[str, list[float]]]]) -> Any:
     """One panel per metric (loss first), one colour per run; validation dashed. None if nothing to draw."""
     from matplotlib.figure import Figure
 
-    bases: list[str] = []
-    for _, history in runs:
-        for key in history or {}:
-            base = key[4:] if key.startswith("val_") else key
-            if base not in bases:
-                bases.append(base)
-    bases.sort(key=lambda b: b != "loss")
+    bases = chart_style.metric_order(k for _, history in runs for k in history or {})
     bases = bases[:4]
     if not bases:
         return None
     fig = Figure(figsize=(4.2 * len(bases), 3.0), layout="constrained")
+    fig.patch.set_alpha(0)  # transparent: the page's own background shows through
     for panel, base in enumerate(bases):
         ax = fig.add_subplot(1, len(bases), panel + 1)
         for index, (label, history) in enumerate(runs):
@@ -291,6 +285,10 @@ def curves_figure(runs: Sequence[tuple[str, dict[str, list[float]]]]) -> Any:
                     )
         ax.set_title(base, loc="left", fontsize=10)
         ax.set_xlabel("epoch")
+        ax.patch.set_alpha(0)
+        if chart_style.log_scale([y for line in ax.get_lines() for y in line.get_ydata()]):
+            ax.set_yscale("log")
+        ax.set_ylabel(f"{base} (log scale)" if ax.get_yscale() == "log" else base)
         ax.grid(True, color="#e4e7eb", lw=0.8)
         if panel == 0:
             ax.legend(fontsize=7, frameon=False)
@@ -314,11 +312,12 @@ def show_curves(
         return None
     names = ", ".join(map(str, ids))
     if frontend.kernel() is not None:
-        from IPython.display import Image, display
+        from IPython.display import display
 
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=96)
-        display(Image(data=buffer.getvalue(), format="png"))
+        # The charts the live view draws, inline, in the theme's colours (a PNG would be a white block).
+        drawn = charts.comparison_charts(runs)
+        legend = charts.run_legend([label for label, _ in runs])
+        display(charts.picture_bundle(drawn, legend, f"[curves of experiments {names}]"), raw=True)
         show(f"Kepler: the curves of experiments {names} (solid: training; dashed: validation).")
         return fig
     # A terminal or a script shows no picture: the curves as text, and the picture saved beside the journal.

@@ -15,11 +15,13 @@ import io
 import math
 from typing import TYPE_CHECKING, Any
 
+from .. import chart_style
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# The report's palette (see report.css): one colour per run in a comparison.
-PALETTE = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#5c7cfa", "#868e96")
+# One colour per run in a comparison, as in the notebook's charts (chart_style.py).
+PALETTE = chart_style.PALETTE
 INK = "#1f2933"
 MUTED = "#616e7c"
 GRID = "#e4e7eb"
@@ -46,12 +48,7 @@ RC = {
 def metric_groups(names: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
     """Pair each metric with its validation twin: ``[(base, train_key, val_key), ...]``, loss first."""
     names = list(names)
-    bases: list[str] = []
-    for name in names:
-        base = name[4:] if name.startswith("val_") and len(name) > 4 else name
-        if base not in bases:
-            bases.append(base)
-    bases.sort(key=lambda b: (b != "loss", names.index(b) if b in names else names.index("val_" + b)))
+    bases = chart_style.metric_order(names)
     return [(b, b if b in names else None, "val_" + b if "val_" + b in names else None) for b in bases]
 
 
@@ -84,7 +81,7 @@ def _figure(base: str, runs: Sequence[tuple[str, dict]], train_key: str | None, 
         # Fixed margins: a quarter of the time a constrained layout takes, and every figure aligned alike.
         width, height = FIGSIZE[0], FIGSIZE[1] + 0.2 * legend_rows
         fig = Figure(figsize=(width, height))
-        fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, top=1 - 0.3 / height)
+        fig.subplots_adjust(left=0.78 / width, right=1 - 0.15 / width, top=1 - 0.3 / height)
         fig.subplots_adjust(bottom=(0.48 + 0.2 * legend_rows + (0.1 if legend_rows else 0)) / height)
         ax = fig.add_subplot()
         drawn, shown_runs, styles = 0, [], set()
@@ -116,10 +113,12 @@ def _figure(base: str, runs: Sequence[tuple[str, dict]], train_key: str | None, 
             ax.legend(loc="best")
         ax.set_title(_short(base, 48), loc="left")
         ax.set_xlabel("epoch")
+        log = _spans_decades(ax)
+        ax.set_ylabel(f"{_short(base, 30)} (log scale)" if log else _short(base, 30))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, color=GRID, lw=0.8)
         ax.spines[["top", "right"]].set_visible(False)
-        if _spans_decades(ax):
+        if log:
             ax.set_yscale("log")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
@@ -135,9 +134,8 @@ def _points(values: Sequence[Any]) -> tuple[list[int], list[float]]:
 
 
 def _spans_decades(ax: Any) -> bool:
-    """A positive curve falling over 3+ decades reads better on a log axis."""
-    ys = [y for line in ax.get_lines() for y in line.get_ydata()]
-    return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 1000
+    """The curves drawn span decades: a log axis, by the rule every Kepler chart follows."""
+    return chart_style.log_scale([y for line in ax.get_lines() for y in line.get_ydata()])
 
 
 def _is_finite(value: Any) -> bool:
