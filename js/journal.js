@@ -17,6 +17,8 @@ function ago(iso, now) {
   return "";
 }
 
+const STATUS_MARKS = { finished: "✓", failed: "✗", interrupted: "■", skipped: "↷", running: "▶" };
+
 function fullTime(iso) {
   const then = Date.parse(String(iso).replace(/([+-]\d\d)(\d\d)$/, "$1:$2"));
   return Number.isNaN(then) ? String(iso) : new Date(then).toLocaleString();
@@ -124,7 +126,9 @@ function render({ model, el: host }) {
     const headRow = node("tr");
     for (const column of columns) {
       const arrow = column.key === sort ? (descending ? " ▼" : " ▲") : "";
-      const th = node("th", "kepler-col-" + column.key + (column.numeric ? " kepler-num" : ""), column.label + arrow);
+      // Long metric names may wrap after "_" (val_/accuracy) to keep the sidebar narrow.
+      const label = column.label.replace(/_/g, "_\u200b");
+      const th = node("th", "kepler-col-" + column.key + (column.numeric ? " kepler-num" : ""), label + arrow);
       th.dataset.key = column.key;
       th.title = "Sort by " + column.label;
       th.addEventListener("click", () => {
@@ -151,6 +155,18 @@ function render({ model, el: host }) {
         const td = node("td", cls, column.time ? ago(value, now) : value);
         td.title = column.time ? fullTime(value) : (row.titles || {})[column.key] || value || "";
         if (column.time) td.dataset.time = value;
+        if (column.key === "status") {
+          // A coloured mark; the word stays for screen readers and on hover.
+          td.replaceChildren(node("span", "kepler-status-mark", STATUS_MARKS[value] || "•"), node("span", "kepler-sr-only", value));
+          td.title = value + (row.titles && row.titles.status ? " — " + row.titles.status : "");
+        }
+        if (column.key === "name") {
+          // When it ran, under its name ("3 min ago"; the full time on hover).
+          const when = node("div", "kepler-when", ago(row.cells.created, now));
+          when.dataset.time = row.cells.created;
+          when.title = fullTime(row.cells.created);
+          td.replaceChildren(node("div", "kepler-name", value), when);
+        }
         tr.append(td);
       }
       tr.addEventListener("click", () => {
@@ -215,7 +231,7 @@ function render({ model, el: host }) {
   // Relative times age: redraw them every half minute.
   const clock = setInterval(() => {
     const now = Date.now();
-    for (const td of root.querySelectorAll("td[data-time]")) td.textContent = ago(td.dataset.time, now);
+    for (const cell of root.querySelectorAll("[data-time]")) cell.textContent = ago(cell.dataset.time, now);
   }, 30000);
   const tableEvents = ["change:rows", "change:columns", "change:total", "change:page", "change:sort",
     "change:descending", "change:selected", "change:error", "change:title", "change:notice",

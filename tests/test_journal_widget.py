@@ -48,9 +48,7 @@ def test_rows_are_the_projects_runs_newest_first_with_their_metrics(journal):
     assert [c["key"] for c in widget.columns] == ["name", "status", "val_loss", "findings", "created", "id", "model",
                                                   "epochs", "loss"]  # fmt: skip
     defaults = [c["key"] for c in widget.columns if c["default"]]
-    assert defaults == ["name", "status", "val_loss", "findings", "created"], (
-        "what fits the sidebar, primary metric first"
-    )
+    assert defaults == ["name", "status", "val_loss", "findings"], "what fits the sidebar, primary metric first"
     first = widget.rows[0]["cells"]
     assert (first["status"], first["epochs"], first["loss"], first["val_loss"], first["findings"]) == (
         "finished",

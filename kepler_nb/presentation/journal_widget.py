@@ -46,7 +46,8 @@ log = logging.getLogger("kepler")
 
 PAGE_SIZE = 50
 MAX_SELECTED = 8  # runs shown side by side
-# Every column the table can show; ``default`` ones fit JupyterLab's default sidebar width.
+# Every column the table can show; ``default`` ones fit JupyterLab's default sidebar width (250 px),
+# with when a run ran written under its name.
 # The primary metric's column (the metric most runs are judged by) goes after "status".
 LEADING_COLUMNS = (
     {"key": "name", "label": "name", "numeric": False, "default": True},
@@ -54,7 +55,7 @@ LEADING_COLUMNS = (
 )
 TRAILING_COLUMNS = (
     {"key": "findings", "label": "findings", "numeric": True, "default": True},
-    {"key": "created", "label": "when", "numeric": False, "default": True, "time": True},
+    {"key": "created", "label": "when", "numeric": False, "default": False, "time": True},  # also under the name
     {"key": "id", "label": "id", "numeric": True, "default": False},
     {"key": "model", "label": "model", "numeric": False, "default": False},
     {"key": "epochs", "label": "epochs", "numeric": True, "default": False},
@@ -240,6 +241,10 @@ class JournalWidget(anywidget.AnyWidget):
             self.details = [_detail(r) for r in records]
             self.comparison = comparison
 
+    def panel(self) -> ipywidgets.VBox:
+        """The journal with its export link above it: one output, as the sidebar lays out one per row."""
+        return ipywidgets.VBox([self.links, self], layout={"width": "100%"})
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         from .text import format_table
 
@@ -272,8 +277,7 @@ def open_journal(
                     previous.close()
             sidecar = Sidecar(title="Kepler journal", anchor="right")
             with sidecar:
-                display(widget.links)
-                display(widget)
+                display(widget.panel())
             widget.sidecar = sidecar
             return widget
         except Exception:
@@ -281,8 +285,7 @@ def open_journal(
     if shell is None and frontend.shell() is None:  # plain Python: the table as text
         print(widget._repr_mimebundle_()[0]["text/plain"])
         return widget
-    display(widget.links)
-    display(widget)
+    display(widget.panel())
     return widget
 
 

@@ -1,4 +1,5 @@
-"""The live training view in JupyterLab: curves per epoch, earlier runs behind, one progress line."""
+"""The live training view in JupyterLab: curves per epoch, earlier runs behind, one progress line,
+values under the pointer, and a static picture that reads in the dark theme too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
+
+from .theme import contrast, dark_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,7 +62,22 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, ker
         chart = charts.nth(i)
         assert chart.locator("polyline.kepler-line").count() == 2, "training and validation curves"
         assert chart.locator("polyline.kepler-line-ghost").count() == 2, "the earlier run's curves, behind"
+        assert chart.locator("text.kepler-axis-title").all_text_contents()[0] == "epoch"
+    own = charts.first.locator("polyline.kepler-line").first.get_attribute("stroke")
+    earlier = charts.first.locator("polyline.kepler-line-ghost").first.get_attribute("stroke")
+    assert own != earlier, "the earlier run has its own colour"
     assert "similar earlier experiments (#1 earlier)" in live.inner_text()
+    page.wait_for_timeout(1000)  # the fit is held at the end of epoch 3 by now: no redraw under the pointer
+    loss = live.locator("svg.kepler-chart[data-metric=loss]")
+    box = loss.bounding_box()
+    frame = loss.evaluate("(svg) => svg.viewBox.baseVal.width")
+    loss.hover(position={"x": box["width"] * 0.35, "y": box["height"] / 2})  # scrolled into view first
+    loss.hover(position={"x": box["width"] * 0.4, "y": box["height"] / 2})  # near epoch 2 of 4
+    tip = live.locator(".kepler-chart-box:has(svg[data-metric=loss]) .kepler-tooltip")
+    tip.wait_for(state="visible", timeout=10_000)
+    shown = tip.inner_text()
+    assert "epoch" in shown and "val_loss" in shown and "#1 earlier loss" in shown, shown
+    assert frame and live.locator("line.kepler-guide[visibility=visible]").count() == 1
     nb.screenshot(artifacts / f"live-view-training-{kernel}.png", live)
 
     flag.write_text("seen")
@@ -67,12 +85,24 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, ker
     assert "Kepler: experiment 2 finished: 4/4 epochs in" in shown
     assert "━" not in shown and "/step" not in shown, "Keras' progress bar is replaced by the progress line"
     assert "Kepler: epoch" not in shown, "where the widget shows, the progress line is not printed as well"
-    image = nb.cell(3).locator(".jp-OutputArea-output img")
-    image.wait_for(timeout=30_000)
-    assert image.get_attribute("src").startswith("data:image/svg+xml")
+    picture = nb.cell(3).locator(".jp-OutputArea-output .kepler-chart-static svg")
+    picture.wait_for(timeout=30_000)
+    assert picture.locator("rect").count() == 0, "no white panel: the notebook's background shows through"
     assert nb.cell(3).locator(".kepler-live").count() == 0, "the widget leaves a static picture behind"
     nb.wait_for_text(4, "after the fit")
-    nb.screenshot(artifacts / f"live-view-finished-{kernel}.png", image)
+    nb.screenshot(artifacts / f"live-view-finished-{kernel}.png", picture)
+    legend = picture.locator("text.kepler-legend-text")
+    assert legend.all_text_contents()[:3] == ["training", "validation", "#1 earlier"]
+    assert contrast(legend, "fill")["ratio"] >= 4.5
+    if kernel == CURRENT:  # the theme is the front end's: one kernel is enough
+        with dark_theme(page):
+            seen = contrast(legend, "fill")
+            assert seen["ratio"] >= 4.5 and sum(seen["background"]) < 3 * 128, (
+                f"the legend reads on JupyterLab Dark's background: {seen}"
+            )
+            title = contrast(picture.locator("text").first, "fill")
+            assert title["ratio"] >= 4.5, title
+            nb.screenshot(artifacts / "live-view-finished-dark.png", picture)
 
     runs = Journal(home).experiments(project="live")
     assert [(r["name"], r["status"], r["epochs_done"]) for r in runs] == [

@@ -67,7 +67,7 @@ def test_similar_dialog_draws_its_table_shows_their_curves_and_keeps_the_kernel_
     nb.screenshot(artifacts / f"dialog-similar-waiting-{kernel}.png", dialog)
 
     show.click()
-    curves = nb.cell(3).locator(".jp-OutputArea-output img")
+    curves = nb.cell(3).locator(".jp-OutputArea-output .kepler-chart-static svg")
     curves.wait_for(timeout=60_000)
     again = page.locator(".kepler-dialog")
     again.get_by_role("button", name="Continue").wait_for(timeout=60_000)
