@@ -168,3 +168,20 @@ def test_in_a_terminal_the_curves_are_text_and_a_saved_picture(kepler_home):
     path = text.split("the picture: ", 1)[1].split(")", 1)[0]
     assert path.endswith(".png") and Path(path).read_bytes()[:4] == b"\x89PNG"
     assert "val_accuracy" in text and any(ch in text for ch in "▁▂▃▄▅▆▇█")
+
+
+def test_the_headless_demo_lists_the_errors_and_warnings_each_run_caught(kepler_home):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("demo_headless", ROOT / "scripts" / "demo_headless.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(2, activation="sigmoid")])
+    model.compile("adam", "categorical_crossentropy")
+    inspector = ModelInspector(model, project="out", show=lambda _: None)
+    inspector.fit(X * 50, keras.utils.to_categorical(Y), epochs=1, verbose=0)
+    caught = [f.code for f in demo.caught(Journal(), inspector.experiment_id)]
+    assert "K201" in caught and "K303" in caught
+    assert all(f.severity != "info" for f in demo.caught(Journal(), inspector.experiment_id))
