@@ -65,3 +65,28 @@ def test_a_training_check_that_judged_later_is_not_recorded_as_skipped(kepler_ho
 
     assert "K403" in too_few_epochs(two), "the control: after 2 epochs the loss trend can't be judged"
     assert thirty["epochs_done"] == 30 and too_few_epochs(thirty) == set()
+
+
+SKLEARN = """
+from sklearn.linear_model import LogisticRegression
+features = rng.normal(size=(256, 5)) * [1, 10, 100, 1000, 1]
+"""
+UNCONVERGED = "LogisticRegression(max_iter=2).fit(features, y)\nprint('fitted')"
+CONVERGENCE = "ConvergenceWarning"
+
+
+def test_an_estimator_fit_under_kepler_warns_as_without_it_and_still_sees_convergence(kepler_home, tmp_path):
+    def cells(kepler: bool) -> list[str]:
+        magic = "%%kepler_fit --project truth --name lr --answer continue\n" if kepler else ""
+        return [SETUP + SKLEARN + "%load_ext kepler", shuffled_fit(False), UNCONVERGED, magic + UNCONVERGED]
+
+    def warned(texts: list[str]) -> list[tuple[bool, bool]]:
+        return [(SHUFFLE in text, CONVERGENCE in text) for text in texts[1:]]
+
+    plain = cells(False) + [shuffled_fit(False), UNCONVERGED, shuffled_fit(False)]
+    with_kepler = cells(True) + [shuffled_fit(False), UNCONVERGED, shuffled_fit(False)]
+    without = warned(run(plain, tmp_path, kepler_home))
+    assert without[0] == (True, False) and without[1][1], "the control: both warnings show where Python shows them"
+    assert warned(run(with_kepler, tmp_path, kepler_home)) == without
+    (lr,) = Journal().search({"name": "lr"})
+    assert "K703" in {f["code"] for f in Journal().get(lr["id"])["findings"]}, "the fit's warning was still seen"
