@@ -160,6 +160,21 @@ class NotebookPage:
     def run_all(self) -> None:
         self.command("notebook:run-all-cells")
 
+    def shift_enter(self, index: int) -> None:
+        """Select cell ``index`` (a click on its prompt: command mode) and press Shift+Enter, as a person does."""
+        cell = self.cell(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputPrompt").click()
+        self.page.keyboard.press("Shift+Enter")
+
+    def wait_executed(self, index: int, timeout: float = 240) -> None:
+        """Wait until cell ``index`` has run (it has an execution count)."""
+        self.page.wait_for_function(
+            "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).executionCount !== null",
+            arg=index,
+            timeout=timeout * 1000,
+        )
+
     def kernel_version(self) -> str:
         return self.page.evaluate(
             """async () => {
