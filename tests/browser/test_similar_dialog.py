@@ -7,6 +7,8 @@ from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
 
+from .theme import contrast, dark_theme
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SETUP = """
@@ -75,6 +77,13 @@ def test_similar_dialog_draws_its_table_shows_their_curves_and_keeps_the_kernel_
     focused = page.evaluate("() => document.activeElement && document.activeElement.textContent")
     assert focused == "Continue", "the dialog takes the keyboard focus on its default answer"
     nb.screenshot(artifacts / f"dialog-similar-curves-{kernel}.png", nb.cell(3))
+    assert curves.locator("rect").count() == 0, "no white block: the notebook's background shows through"
+    if kernel == CURRENT:  # the theme is the front end's: one kernel is enough
+        with dark_theme(page):
+            legend = contrast(curves.locator("text.kepler-legend-text"), "fill")
+            assert legend["ratio"] >= 4.5 and sum(legend["background"]) < 3 * 128, legend
+            nb.screenshot(artifacts / "dialog-similar-curves-dark.png", nb.cell(3))
+        page.locator(".kepler-dialog").get_by_role("button", name="Continue").focus()
     page.keyboard.press("Enter")  # Enter answers the default
 
     live = nb.cell(3).locator(".kepler-live")
