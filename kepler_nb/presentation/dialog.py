@@ -116,6 +116,8 @@ def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt:
     timeout = dialog_timeout(question) if timeout is None else timeout
     if timeout == 0:
         return _collapse(None, question, Answer(question.default, f"the default: {TIMEOUT_ENV}=0", "timeout"))
+    request = frontend.parent_request()  # the cell's: while waiting, the kernel may answer widget messages
+    restore_cell_parent = waiting.cell_parent_keeper()
     dialog = Dialog(question, timeout)
     waiting.route_to_kepler_thread(dialog)
     handle = display(dialog, display_id=True)
@@ -129,7 +131,9 @@ def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt:
         elif dialog.failed is not None:
             log.warning("the dialog could not be drawn: %s", dialog.failed)
             handle.update({"text/plain": f"Kepler: the dialog could not be shown ({dialog.failed})"}, raw=True)
-            answer = _instead_of_dialog(question, f"the dialog could not be shown: {dialog.failed}", text_prompt)
+            problem = f"the dialog could not be shown: {dialog.failed}"
+            restore_cell_parent()  # the text prompt goes to the cell's front end
+            answer = _instead_of_dialog(question, problem, text_prompt, request)
         else:
             log.info("dialog shown after %.2f s", time.monotonic() - started)
             left = timeout - (time.monotonic() - started)
@@ -146,9 +150,14 @@ def ask_in_dialog(question: Question, timeout: float | None = None, text_prompt:
     return _collapse(handle, question, answer)
 
 
-def _instead_of_dialog(question: Question, problem: str, ask_terminal: Any = None) -> Answer:
-    """The answer a text prompt gives where the dialog failed (the default where no input is allowed)."""
-    if ask_terminal is not None and frontend.parent_request().get("content", {}).get("allow_stdin"):
+def _instead_of_dialog(question: Question, problem: str, ask_terminal: Any, request: dict[str, Any]) -> Answer:
+    """The answer a text prompt gives where the dialog failed (the default where the cell allows no input).
+
+    ``request`` is the cell's own request, read before the dialog waited: on
+    ipykernel 6 the waiting loop handles the widget's messages as requests of
+    their own, and the kernel's current request is then one of those.
+    """
+    if ask_terminal is not None and request.get("content", {}).get("allow_stdin"):
         try:
             answer = ask_terminal(question, read=lambda prompt: builtins.input(prompt))
         except Exception as error:  # noqa: BLE001 - any prompt failure leaves the default

@@ -150,6 +150,29 @@ def _kepler_subshell(kernel: Any) -> str | None:
     return subshell_id
 
 
+def cell_parent_keeper() -> Callable[[], None]:
+    """A function that makes the cell's request the kernel's current one again, to call after a wait.
+
+    On ipykernel 6 the waiting loop (jupyter-ui-poll) handles the widget's
+    messages as requests of their own, and puts back as the cell's "shell"
+    identity the whole per-channel dict of identities: a text prompt
+    (``input()``) asked then fails ("Frame 0 ... does not support the buffer
+    interface"). Read before waiting, the cell's own identity and request
+    are set back. Elsewhere: a no-op.
+    """
+    kernel = frontend.kernel()
+    identities = getattr(kernel, "_parent_ident", None)
+    if kernel is None or not isinstance(identities, dict) or isinstance(identities.get("shell"), dict):
+        return lambda: None
+    identity, request = identities.get("shell"), frontend.parent_request()
+
+    def restore() -> None:
+        if request:
+            kernel.set_parent(identity, request, "shell")
+
+    return restore
+
+
 _busy_depth: dict[int, int] = {}  # id(kernel) -> nesting of reads_busy() blocks
 
 
