@@ -58,3 +58,29 @@ def test_a_strided_array_is_fingerprinted_a_chunk_at_a_time_as_if_whole(monkeypa
     changed = x.copy()
     changed[99, 14] += 1
     assert fp.fingerprint(view_arrays(changed, y)) != fp.fingerprint(view)
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((1003, 7), np.float32),
+        ((5, 3), np.float64),
+        ((9, 2, 3), np.int16),
+        ((3, 1), np.uint8),
+        ((2000, 100), np.float32),
+    ],
+)
+def test_array_stats_extremes_and_moments_are_numpys(shape, dtype):
+    """Every row counts, also the few left over after the rows reduced side by side, and rows with NaN or Inf."""
+    from kepler_nb.checks.datastats import array_stats
+
+    x = (np.random.default_rng(3).random(shape) * 100).astype(dtype)
+    x.reshape(len(x), -1)[-1, 0] = 101  # the maximum in the last row
+    if np.issubdtype(dtype, np.floating):
+        x.reshape(len(x), -1)[1, 1], x.reshape(len(x), -1)[-2, -1] = np.nan, -np.inf
+    s = array_stats("x", x)
+    f = x.reshape(len(x), -1).astype(np.float64)
+    finite = np.where(np.isfinite(f), f, np.nan)
+    assert np.array_equal(s.low, np.nanmin(finite, axis=0)) and np.array_equal(s.high, np.nanmax(finite, axis=0))
+    assert np.allclose(s.mean, np.nanmean(finite, axis=0)) and np.allclose(s.std, np.nanstd(finite, axis=0))
+    assert s.nan.sum() == np.isnan(f).sum() and s.inf.sum() == np.isinf(f).sum()
