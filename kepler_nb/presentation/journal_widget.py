@@ -243,15 +243,32 @@ class JournalWidget(anywidget.AnyWidget):
 
     def panel(self) -> ipywidgets.VBox:
         """The journal with its export link above it: one output, as the sidebar lays out one per row."""
-        return ipywidgets.VBox([self.links, self], layout={"width": "100%"})
+        return _Panel([self.links, self], layout={"width": "100%"})
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+    def as_text(self) -> str:
+        """The newest runs as a table: what a saved notebook or a terminal shows instead of the widget."""
         from .text import format_table
 
+        newest = sorted(self._found, key=lambda s: s["id"], reverse=True)[: self.page_size]
+        hidden = f"\n({self.skipped} skipped, not shown)" if self.skipped and not self.show_skipped else ""
+        return f"{self.title}\n{format_table(newest)}{hidden}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle:
-            newest = sorted(self._found, key=lambda s: s["id"], reverse=True)[: self.page_size]
-            bundle[0]["text/plain"] = f"{self.title}\n{format_table(newest)}"
+            bundle[0]["text/plain"] = self.as_text()
+        return bundle
+
+
+class _Panel(ipywidgets.VBox):
+    """The journal's panel; its text form is the journal's table, not the widgets' repr."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        journals = [c for c in self.children if isinstance(c, JournalWidget)]
+        if bundle and journals:
+            data = bundle[0] if isinstance(bundle, tuple) else bundle  # ipywidgets gives a dict, anywidget a pair
+            data["text/plain"] = journals[0].as_text()
         return bundle
 
 
@@ -283,7 +300,7 @@ def open_journal(
         except Exception:
             log.exception("could not open the journal in the sidebar; showing it inline")
     if shell is None and frontend.shell() is None:  # plain Python: the table as text
-        print(widget._repr_mimebundle_()[0]["text/plain"])
+        print(widget.as_text())
         return widget
     display(widget.panel())
     return widget
