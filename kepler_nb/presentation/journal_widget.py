@@ -41,6 +41,7 @@ import traitlets
 from ..checks.finding import Finding
 from ..journal.similarity import primary_metric
 from . import assets, chart_style, charts, frontend, waiting
+from .text import finding_counts, format_table
 
 log = logging.getLogger("kepler")
 
@@ -62,8 +63,8 @@ TRAILING_COLUMNS = (
 )
 # The metric a reader compares first, in this order of preference (the journal's own choice).
 PRIMARY_PREFERENCE = ("val_accuracy", "accuracy", "val_loss", "loss")
+# The sidebar's narrow column shows "1E 2W"; its hover title, the one spelling everywhere else ("1 error, 2 warnings").
 SEVERITY_LETTERS = (("error", "E"), ("warning", "W"), ("info", "I"))
-SEVERITY_WORDS = {"error": "error", "warning": "warning", "info": "note"}
 
 _open: weakref.WeakSet[JournalWidget] = weakref.WeakSet()
 
@@ -247,8 +248,6 @@ class JournalWidget(anywidget.AnyWidget):
 
     def as_text(self) -> str:
         """The newest runs as a table: what a saved notebook or a terminal shows instead of the widget."""
-        from .text import format_table
-
         newest = sorted(self._found, key=lambda s: s["id"], reverse=True)[: self.page_size]
         hidden = f"\n({self.skipped} skipped, not shown)" if self.skipped and not self.show_skipped else ""
         return f"{self.title}\n{format_table(newest)}{hidden}"
@@ -384,8 +383,7 @@ def _row(summary: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
     }
     titles = {
         "name": f"#{summary['id']} {name}" + (f" · {model} ({summary.get('framework')})" if estimator else ""),
-        "findings": ", ".join(f"{counts[s]} {SEVERITY_WORDS[s]}{'s' if counts[s] != 1 else ''}"
-                              for s, _ in SEVERITY_LETTERS if counts.get(s)),
+        "findings": finding_counts(counts),
         "epochs": "an estimator: fitted once, no epochs" if estimator else "",
     }  # fmt: skip
     for metric in metrics:
