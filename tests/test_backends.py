@@ -138,5 +138,6 @@ def test_the_magic_and_its_live_progress_line_work_under_jax_in_a_kernel(tmp_pat
     env = {"KEPLER_HOME": str(tmp_path / "home"), "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     executed = run_notebook(path, env=env)
     fitted = cell_text(executed.cells[2])
-    assert "epoch 2/2" in fitted and "val_loss" in fitted  # the live view's progress line, not Keras' bar
+    assert "finished: 2/2 epochs" in fitted and "val_loss" in fitted  # the live view's line, ending as the run's
+    assert "━" not in fitted  # not Keras' progress bar
     assert cell_text(executed.cells[3]).strip() == "finished 2 2"

@@ -103,7 +103,7 @@ def test_a_once_only_warning_shows_once_with_kepler_as_without(kepler_home):
             ModelInspector(model, project="once", show=shown.append).fit(
                 generator(), steps_per_epoch=1, epochs=1, verbose=0
             )
-        assert any(line.startswith("K104") for line in shown)  # the findings were shown
+        assert any("K104" in line for line in shown), shown  # the findings were shown
         assert shuffle_warnings(caught) == 1  # with Kepler: still once
         with warnings.catch_warnings():  # the control: entering catch_warnings resets the registries
             pass

@@ -149,8 +149,6 @@ class JournalWidget(anywidget.AnyWidget):
 
     def _show_link(self, path: Path) -> None:
         """A link to the report, relative to the kernel's folder (the notebook's): JupyterLab opens it in a tab."""
-        from IPython.display import HTML
-
         try:
             href = Path(os.path.relpath(path)).as_posix()
         except ValueError:  # another drive
@@ -159,8 +157,9 @@ class JournalWidget(anywidget.AnyWidget):
             f'<a class="kepler-report-link" href="{html.escape(quote(href))}">Open the report</a> '
             f"<code>{html.escape(path.name)}</code> (in a JupyterLab tab)"
         )
-        self.links.outputs = ()
-        self.links.append_display_data(HTML(link))
+        # The output written directly: IPython's formatter would drop the HTML in a shell that shows text only.
+        data = {"text/html": link, "text/plain": f"Report: {href}"}
+        self.links.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
     # -- computing what it shows -------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:
