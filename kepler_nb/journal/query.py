@@ -664,15 +664,7 @@ def _compare_numbers(a: float, op: str, b: float) -> bool:
         return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
     if op == "~":
         return _compare_text(f"{a:g}", "~", f"{b:g}")
-    if op == ">":
-        return a > b
-    if op == ">=":
-        return a >= b
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    raise KeyError(op)
+    return _ordered(a, op, b)
 
 
 def _compare_text(a: str, op: str, b: str) -> bool:
@@ -680,6 +672,11 @@ def _compare_text(a: str, op: str, b: str) -> bool:
         return b in a
     if op == "=":
         return a == b
+    return _ordered(a, op, b)
+
+
+def _ordered(a: Any, op: str, b: Any) -> bool:
+    """``a op b`` for the four orderings (numbers or text alike)."""
     if op == ">":
         return a > b
     if op == ">=":

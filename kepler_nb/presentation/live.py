@@ -30,6 +30,7 @@ import numpy as np
 import traitlets
 
 from . import assets, charts, frontend, waiting
+from .summary import seconds_text
 
 log = logging.getLogger("kepler")
 
@@ -150,10 +151,10 @@ class LiveView(keras.callbacks.Callback):
         done = epoch + 1
         parts = [f"epoch {done}/{self.epochs}" if self.epochs else f"epoch {done}"]
         per_epoch = sum(self.durations) / len(self.durations) if self.durations else 0.0
-        parts.append(f"{_seconds(per_epoch)}/epoch")
+        parts.append(f"{seconds_text(per_epoch)}/epoch")
         parts += [f"{k} {charts.format_number(v[-1])}" for k, v in self.history.items() if v and math.isfinite(v[-1])]
         if self.epochs and done < self.epochs:
-            parts.append(f"about {_seconds(per_epoch * (self.epochs - done))} left")
+            parts.append(f"about {seconds_text(per_epoch * (self.epochs - done))} left")
         return " · ".join(parts)
 
     def end(self, status: str, line: str) -> bool:
@@ -262,13 +263,3 @@ def _number(value: Any) -> float:
         return float(np.asarray(value))
     except (TypeError, ValueError):
         return float("nan")
-
-
-def _seconds(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} min"
-    if seconds >= 10:
-        return f"{seconds:.0f} s"
-    return f"{seconds:.1f} s"
