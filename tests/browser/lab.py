@@ -189,6 +189,14 @@ class NotebookPage:
             "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).executionCount", index
         )
 
+    def kernel_status(self) -> str:
+        """What JupyterLab's kernel object says (``"busy"``, ``"idle"``), as other extensions read it."""
+        return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status")
+
+    def status_bar(self) -> str:
+        """What JupyterLab's status bar says about the kernel (``"Python 3 (ipykernel) | Busy"``)."""
+        return self.page.locator(".jp-StatusBar-Item", has_text="|").first.inner_text()
+
     def cell_text(self, index: int) -> str:
         return self.page.evaluate(CELL_TEXT_JS, index)
 

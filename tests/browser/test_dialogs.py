@@ -134,3 +134,95 @@ def test_duplicate_dialog_run_again_and_skip(notebook, artifacts):
     assert [r["status"] for r in runs] == ["finished", "finished", "skipped"]
     assert runs[2]["duplicate_of"] in (runs[0]["id"], runs[1]["id"])
     assert runs[2].get("epochs_done") == 0
+
+
+SHIFT_SETUP = (
+    SIGMOID
+    + """
+def softmax_model(units):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+)
+
+
+def softmax_fit(name: str, units: int, option: str = "") -> str:
+    return (
+        f"%%kepler_fit --project shift --name {name}{option}\n"
+        f"h = softmax_model({units}).fit(x, labels, epochs=3, validation_split=0.25, verbose=0)\n"
+        "print('epochs in the history:', len(h.epoch))"
+    )
+
+
+@pytest.mark.parametrize("kernel", [CURRENT, OLD])
+def test_errors_duplicate_and_similar_dialogs_under_shift_enter(notebook, kernel, artifacts):
+    """Each kind of dialog in a cell started with Shift+Enter: it draws, the kernel reads busy while it
+    waits, and the answer holds (Run All is covered above and in test_similar_dialog.py)."""
+    cells = [
+        SHIFT_SETUP,
+        errors_fit(2),  # K201: the errors dialog, answered "Train anyway"
+        softmax_fit("first", 8, " --answer continue"),
+        softmax_fit("again", 8),  # the same experiment: the duplicate dialog, answered "Skip"
+        softmax_fit("wider", 12),  # like "first": the similar dialog, "Show their curves" then "Continue"
+    ]
+    nb, home = notebook(cells, kernel)
+    page = nb.page
+    dialog = page.locator(".kepler-dialog")
+
+    def waiting(answer: str, kind: str):
+        """The dialog shows ``answer``, the kernel reads busy while it waits; a screenshot of it."""
+        button = dialog.get_by_role("button", name=answer, exact=True)
+        button.wait_for(timeout=120_000)
+        wait_for_a_tick(page)  # the dialog has said it is shown, and waits
+        assert nb.kernel_status() == "busy", f"the kernel reads busy while the {kind} dialog waits"
+        assert "Busy" in nb.status_bar()
+        nb.screenshot(artifacts / f"dialog-{kind}-shift-enter-{kernel}.png", dialog)
+        return button
+
+    for index in range(2):
+        nb.shift_enter(index)
+        nb.wait_executed(index)
+    assert f"ipykernel {kernel.removeprefix('ipykernel')}" in nb.cell_text(1)
+
+    nb.shift_enter(2)
+    train = waiting("Train anyway", "errors")
+    assert "K201 error" in nb.cell_text(2)
+    train.click()
+    assert "Train anyway? -> Train anyway (clicked)" in nb.wait_for_text(2, "epochs trained: 2")
+
+    nb.shift_enter(3)
+    nb.wait_for_text(3, "epochs in the history: 3")
+    nb.shift_enter(4)
+    skip = waiting("Skip (reuse its result)", "duplicate")
+    assert "This exact experiment ran" in dialog.locator(".kepler-dialog-text").inner_text()
+    skip.click()
+    assert "-> Skip (reuse its result) (clicked)" in nb.wait_for_text(4, "epochs in the history: 3"), (
+        "the earlier run's History"
+    )
+
+    nb.shift_enter(5)
+    show = waiting("Show their curves", "similar")
+    names = dialog.locator("table.kepler-dialog-details tbody td:nth-child(2)").all_inner_texts()
+    assert names[0] == "first", f"the nearest earlier run first: {names}"
+    show.click()
+    nb.cell(5).locator(".jp-OutputArea-output .kepler-chart-static svg").wait_for(timeout=60_000)
+    waiting("Continue", "similar-curves").click()
+    shown = nb.wait_for_text(5, "epochs in the history: 3")
+    assert "Show their curves (clicked)" in shown and "Continue training? -> Continue (clicked)" in shown
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+    )
+
+    assert [(r["name"], r["status"]) for r in Journal(home).experiments(project="dialogs")] == [
+        ("sigmoid-2", "finished")
+    ]
+    runs = Journal(home).experiments(project="shift")
+    assert [(r["name"], r["status"]) for r in runs] == [
+        ("first", "finished"),
+        ("again", "skipped"),
+        ("wider", "finished"),
+    ]
+    assert runs[1]["duplicate_of"] == runs[0]["id"] and runs[1].get("epochs_done") == 0
