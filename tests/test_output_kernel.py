@@ -55,7 +55,7 @@ def summaries(cell) -> list[dict]:
 def test_each_fit_has_one_summary_in_html_with_a_plain_text_form(executed):
     (summary,) = summaries(executed.cells[1])
     html, text = summary["text/html"], summary["text/plain"]
-    assert "K303" in html and 'class="kepler-badge"' in html and "<details>" in html
+    assert "K303" in html and 'class="kepler-summary-badge"' in html and "<details>" in html
     assert text.startswith("Kepler: ") and "warning" in text.splitlines()[0] and "K303 warning" in text
     assert "<" not in text, "the text form is for terminals and the saved notebook's text"
 

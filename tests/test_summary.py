@@ -52,8 +52,9 @@ def inspect(model, **fit):
 def test_an_error_looks_different_from_an_info_and_user_text_is_escaped():
     html = FitSummary(findings=[ERROR, INFO]).html()
     error_item, info_item = html.split("<li")[1:3]
-    assert "kepler-error" in error_item and "#c92a2a" in error_item and ">error<" in error_item
-    assert "kepler-error" not in info_item and "#1971c2" in info_item and ">info<" in info_item
+    assert 'class="kepler-sev-error kepler-error"' in error_item and ">error<" in error_item
+    assert 'class="kepler-sev-info"' in info_item and ">info<" in info_item
+    assert ".kepler-summary .kepler-sev-error{--kepler-sev:var(--jp-error-color1," in html, "JupyterLab's colours"
     assert "&lt;b&gt;categorical&lt;/b&gt;" in html and "<b>categorical</b>" not in html
     assert "<details><summary>" in html and "Use softmax." in html.split("</summary>", 1)[1]
 

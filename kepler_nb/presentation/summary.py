@@ -33,15 +33,32 @@ if TYPE_CHECKING:
 _shown_in_full: set[str] = set()
 _fix_shown: set[str] = set()
 
-COLOURS = {"error": "#c92a2a", "warning": "#e8590c", "info": "#1971c2"}
+# Severity colours are JupyterLab's own (--jp-error-color1 and the like), so they follow its theme;
+# the fallbacks are for renderers without them (nbviewer, saved HTML, VS Code). A badge's text is
+# the severity colour mixed 60/40 with the theme's strongest text colour (black in a light theme,
+# white in a dark one) on a tint of the page's background: at least 4.5:1 in JupyterLab Light and
+# Dark alike, where the plain severity colours on white or white on them are not (orange, cyan).
+SEVERITY_COLOURS = {
+    "error": "var(--jp-error-color1,#d32f2f)",
+    "warning": "var(--jp-warn-color1,#f57c00)",
+    "info": "var(--jp-info-color1,#0097a7)",
+}
+OTHER_COLOUR = "var(--jp-ui-font-color2,#757575)"
+_MIX = "color-mix(in srgb,var(--kepler-sev) {}%,{})"
 CSS = (
     "<style>.kepler-summary{font:13px/1.45 var(--jp-ui-font-family,sans-serif);margin:2px 0}"
     ".kepler-summary summary{cursor:pointer}.kepler-summary ul{margin:2px 0 2px 18px;padding:0}"
-    ".kepler-summary li{list-style:none;margin:1px 0}"
-    ".kepler-badge{display:inline-block;min-width:4.2em;text-align:center;border-radius:3px;color:#fff;"
-    "font-size:11px;font-weight:600;padding:0 4px;margin-right:4px}"
-    ".kepler-error{border-left:3px solid #c92a2a;padding-left:4px}"
-    ".kepler-fix{color:var(--jp-content-font-color2,#555);margin-left:5.2em}</style>"
+    ".kepler-summary li{list-style:none;margin:1px 0;padding-left:7px;border-left:3px solid transparent}"
+    + "".join(f".kepler-summary .kepler-sev-{k}{{--kepler-sev:{v}}}" for k, v in SEVERITY_COLOURS.items())
+    + f".kepler-summary .kepler-sev-other{{--kepler-sev:{OTHER_COLOUR}}}"
+    + ".kepler-summary-badge{display:inline-block;min-width:4.2em;text-align:center;border-radius:3px;"
+    "font-size:11px;font-weight:600;padding:0 4px;margin-right:4px;line-height:1.45;"
+    "color:var(--kepler-sev);border:1px solid var(--kepler-sev);background:transparent;"
+    f"color:{_MIX.format(60, 'var(--jp-content-font-color0,#000)')};"
+    f"background:{_MIX.format(14, 'var(--jp-layout-color0,#fff)')}}}"
+    ".kepler-summary li.kepler-error{border-left-color:var(--kepler-sev);"
+    f"background:{_MIX.format(8, 'transparent')}}}"
+    ".kepler-fix{color:var(--jp-content-font-color1,#333);margin-left:5.2em}</style>"
 )
 
 
@@ -204,13 +221,13 @@ def _counts(findings: list[Finding]) -> dict[str, int]:
 
 
 def _finding_html(finding: Finding) -> str:
-    colour = COLOURS.get(finding.severity, "#868e96")
-    badge = f'<span class="kepler-badge" style="background:{colour}">{_escape(finding.severity)}</span>'
+    severity = finding.severity if finding.severity in SEVERITY_COLOURS else "other"
+    badge = f'<span class="kepler-summary-badge">{_escape(finding.severity)}</span>'
     head = f"{badge}<b>{_escape(finding.code)}</b> {_escape(finding.name)}: {_escape(finding.message)}"
     fix = f"→ {_escape(finding.fix)} " if finding.fix else ""
     more = f'<div class="kepler-fix">{fix}(<code>%kepler explain {_escape(finding.code)}</code>)</div>'
-    css = ' class="kepler-error"' if finding.severity == "error" else ""
-    return f"<li{css}><details><summary>{head}</summary>{more}</details></li>"
+    css = f"kepler-sev-{severity}" + (" kepler-error" if finding.severity == "error" else "")
+    return f'<li class="{css}"><details><summary>{head}</summary>{more}</details></li>'
 
 
 def _escape(text: str) -> str:

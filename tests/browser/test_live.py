@@ -35,6 +35,32 @@ class HoldBeforeLastEpoch(keras.callbacks.Callback):
 """
 EARLIER = """%%kepler_fit --project live --name earlier --answer continue
 model(0.01).fit(x, labels, epochs=4, validation_split=0.25)"""
+FINDINGS = """%%kepler_fit --project badges --name mixed --answer continue --no-similar
+m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"),
+                      keras.layers.Dense(2, activation="sigmoid")])  # K201, an error
+m.compile(optimizer="adam", loss="categorical_crossentropy")
+m.fit(x * 40 + 100, keras.utils.to_categorical(labels, 2), epochs=1, verbose=0)  # K303 warning, K104 info"""
+
+
+def summary_reads(summary, dark: bool) -> None:
+    """The fit's summary: its heading, each severity's badge and a finding's fix read at 4.5:1 or more,
+    on the theme's own background; an error's badge is not an info's."""
+    theme = "JupyterLab Dark" if dark else "JupyterLab Light"
+    badges = {}
+    for badge in summary.locator(".kepler-summary-badge").all():
+        badges.setdefault(badge.inner_text().lower(), contrast(badge))
+    assert {"error", "warning", "info"} <= set(badges), badges
+    for severity, seen in badges.items():
+        assert seen["ratio"] >= 4.5, f"the {severity} badge reads in {theme}: {seen}"
+        assert (sum(seen["background"]) < 3 * 128) == dark, f"on {theme}'s background: {seen}"
+    assert badges["error"]["text"] != badges["info"]["text"], "an error does not look like an info line"
+    for part in (
+        summary.locator("b").first,
+        summary.locator("li summary").first,
+        summary.locator("li.kepler-error .kepler-fix"),
+    ):
+        seen = contrast(part)
+        assert seen["ratio"] >= 4.5, f"{part} reads in {theme}: {seen}"
 
 
 @pytest.mark.parametrize("kernel", [CURRENT, OLD])
@@ -45,7 +71,7 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, ker
         f"hold = HoldBeforeLastEpoch({str(flag)!r})\n"
         "h = model(0.003).fit(x, labels, epochs=4, validation_split=0.25, callbacks=[hold])"
     )
-    nb, home = notebook([SETUP, EARLIER, watched, "print('after the fit')"], kernel)
+    nb, home = notebook([SETUP, EARLIER, watched, "print('after the fit')", FINDINGS], kernel)
     nb.run_all()
     page = nb.page
     live = nb.cell(3).locator(".kepler-live")
@@ -103,6 +129,15 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, ker
             title = contrast(picture.locator("text").first, "fill")
             assert title["ratio"] >= 4.5, title
             nb.screenshot(artifacts / "live-view-finished-dark.png", picture)
+
+        nb.wait_for_text(5, "Kepler: experiment 3 finished")
+        summary = nb.cell(5).locator(".kepler-summary")
+        summary.locator("li.kepler-error summary").first.click()  # the error's fix, shown
+        summary_reads(summary, dark=False)
+        nb.screenshot(artifacts / "summary-light.png", summary)
+        with dark_theme(page):
+            summary_reads(summary, dark=True)
+            nb.screenshot(artifacts / "summary-dark.png", summary)
 
     runs = Journal(home).experiments(project="live")
     assert [(r["name"], r["status"], r["epochs_done"]) for r in runs] == [
