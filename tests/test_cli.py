@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from kepler import ModelInspector
+from kepler_nb.journal.journal import Journal
+from kepler_nb.presentation.cli import LIST_NEWEST
 
 
 def kepler(*args: str, home) -> subprocess.CompletedProcess:
@@ -76,3 +78,28 @@ def test_the_command_in_a_fresh_process_imports_no_framework(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_list_shows_the_newest_screenful_and_says_how_to_see_the_rest(tmp_path):
+    journal = Journal(tmp_path)
+    total = LIST_NEWEST + 12
+    with journal.storage.transaction():
+        journal.table.insert_multiple(
+            {"project": "p" if i % 2 else "q", "name": f"run-{i}", "status": "finished"} for i in range(total)
+        )
+    listed = kepler("list", home=tmp_path)
+    rows = listed.stdout.splitlines()[1:]
+    assert len(rows) == LIST_NEWEST and rows[0].split()[0] == str(total - LIST_NEWEST + 1)
+    assert rows[-1].split()[0] == str(total)  # the newest last, next to the prompt
+    assert f"The newest {LIST_NEWEST} of {total} experiments" in listed.stderr and "--all" in listed.stderr
+    assert len(kepler("list", "--all", home=tmp_path).stdout.splitlines()) == total + 1
+    assert [r.split()[2] for r in kepler("list", "-n", "2", "-p", "q", home=tmp_path).stdout.splitlines()[1:]] == [
+        f"run-{total - 4}",
+        f"run-{total - 2}",
+    ]
+    assert len(json.loads(kepler("list", "--json", home=tmp_path).stdout)) == total  # scripts get every one
+    assert len(json.loads(kepler("list", "--json", "--limit", "5", home=tmp_path).stdout)) == 5
+    few = kepler("list", "--all", home=tmp_path)
+    assert few.stderr == ""
+    refused = kepler("list", "--limit", "0", home=tmp_path)
+    assert refused.returncode == 2 and "1 or more" in refused.stderr

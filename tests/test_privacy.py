@@ -29,6 +29,28 @@ def test_values_that_look_like_credentials_are_redacted(text, secret):
     assert "[redacted" in cleaned
 
 
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("private key", "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"),
+        ("AWS access key", "creds: " + "ASIA" + "QRSTUVWXYZ234567"),
+        ("GitHub token", "github_pat_" + "A" * 30),
+        ("GitLab token", "glpat-" + "x" * 20),
+        ("Slack token", "xoxb-" + "1234567890-abc"),
+        ("API key", "sk-ant-" + "b" * 24),
+        ("Hugging Face token", "hf_" + "c" * 30),
+        ("Google API key", "AIza" + "d" * 35),
+        ("Stripe key", "rk_test_" + "e" * 16),
+        ("JSON web token", "eyJ" + "hbGciOiJI." + "eyJ" + "zdWIiOiIx." + "f" * 10),
+        ("bearer token", "Authorization: Bearer " + "g" * 20),
+        ("password in a URL", "https://bob:" + "pa55word" + "@example.org/x"),
+    ],
+)
+def test_every_kind_of_credential_is_found_in_plain_text(kind, text):
+    """Each published format, with no suspicious name beside it (what the quick first search must not miss)."""
+    assert f"[redacted: {kind}]" in redact(text)
+
+
 def test_ordinary_code_is_left_as_it_is():
     code = "model.fit(x_train, y_train, epochs=5, batch_size=32)  # tokens per batch: 512\nname = 'sigmoid-net'"
     assert redact(code) == code

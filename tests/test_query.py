@@ -144,6 +144,10 @@ def test_sort_and_limit(journal, records):
     assert [r["epochs"] for r in ascending] == sorted(r["epochs"] for r in ascending)
     newest = journal.search("sort -created limit 3")
     assert [r["id"] for r in newest] == [N, N - 1, N - 2]
+    # A limit keeps ties in the order the whole sort gives them.
+    for direction in ("asc", "desc"):
+        whole = [r["id"] for r in journal.search(f"sort epochs {direction}")]
+        assert [r["id"] for r in journal.search(f"sort epochs {direction} limit 7")] == whole[:7]
     # Missing values go last whichever the direction.
     last = journal.search("sort val_accuracy")[-1]
     assert final(last, "val_accuracy") is None

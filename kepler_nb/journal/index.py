@@ -52,7 +52,7 @@ class LookupIndex:
             self.token = token
 
     def candidates(self, target: dict[str, Any]) -> list[str] | None:
-        """Ids of every document the lookup for ``target`` could return, oldest first (None: any document)."""
+        """Ids of every document the lookup for ``target`` could return, in no order (None: any document)."""
         wanted = [_ANY]
         signature, arch = target.get("signature"), target.get("arch_signature")
         try:
@@ -70,7 +70,7 @@ class LookupIndex:
             found: set[str] = set()
             for bucket in wanted:
                 found |= self._buckets.get(bucket, set())
-        return sorted(found, key=int)
+        return list(found)
 
 
 def buckets_of(doc: dict[str, Any]) -> tuple[Any, ...]:

@@ -184,13 +184,20 @@ class Journal:
         self.update(doc.doc_id, {"conclusion": text or None, "concluded": _now() if text else None})
 
     # -- reading -----------------------------------------------------------
-    def experiments(self, project: str | None = None) -> list[dict[str, Any]]:
-        """Every experiment's summary (optionally of one project), oldest first."""
+    def experiments(self, project: str | None = None, newest: int | None = None) -> list[dict[str, Any]]:
+        """Every experiment's summary (optionally of one project; only the ``newest`` N), oldest first."""
         docs = self._stored()
         if project is not None:
             docs = [d for d in docs if d.get("project") == project]
+        if newest is not None:
+            docs = docs[-newest:] if newest > 0 else []
         with gc_paused():  # 50,000 new summaries, none of them garbage
             return [self._summary(d) for d in docs]
+
+    def count(self, project: str | None = None) -> int:
+        """How many experiments are recorded (in one project)."""
+        docs = self._stored_by_id().values()
+        return len(docs) if project is None else sum(d.get("project") == project for d in docs)
 
     def _stored(self) -> list[Any]:
         """Every experiment's document as the storage holds it (each with its ``doc_id``), oldest first:
@@ -262,7 +269,14 @@ class Journal:
         def source(d: Any) -> str:
             return self._cell_source(cell(d))
 
-        source.lower = lambda d: self._cell_source(cell(d), lower=True)  # type: ignore[attr-defined]
+        lowered = self.__dict__.setdefault("_cell_lower_cache", {})
+
+        def source_lower(d: Any) -> str:
+            address = cell(d)
+            known = lowered.get(address)  # most records share their cell's source with others
+            return known if known is not None else self._cell_source(address, lower=True)
+
+        source.lower = source_lower  # type: ignore[attr-defined]
         kept = self._texts
 
         def texts(d: Any) -> str:
@@ -331,8 +345,9 @@ class Journal:
     def _summary(self, doc, doc_id: int | None = None) -> dict[str, Any]:
         doc_id = doc.doc_id if doc_id is None else doc_id
         summary = dict(doc)  # a C-level copy: listing 10,000 records is mostly this
-        for key in ("blobs", "pid", "pid_started"):
-            summary.pop(key, None)
+        summary.pop("blobs", None)
+        summary.pop("pid", None)
+        summary.pop("pid_started", None)
         summary["id"] = doc_id
         if doc_id in self._pending:
             summary.update(self._pending[doc_id])
@@ -356,7 +371,7 @@ class Journal:
             token, changed = self.storage.changes(self._index.token)
             self._index.follow(token, changed, self.table.name, stored)
             ids = self._index.candidates(target)
-        chosen = self._stored() if ids is None else [stored[i] for i in ids if i in stored]
+        chosen = self._stored() if ids is None else [d for d in map(stored.get, ids) if d is not None]
         docs = (self._summary(d) if d.get("status") == "running" else d for d in chosen)
         found = lookup(docs, target, k=k, exclude=exclude, include_same=include_same)
 

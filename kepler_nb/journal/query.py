@@ -40,7 +40,9 @@ what was expected.
 
 from __future__ import annotations
 
+import heapq
 import math
+import operator
 import re
 import time
 from dataclasses import dataclass, field
@@ -197,8 +199,11 @@ class Text:
     position: int
     cost = 2  # may read the cell's source
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_needle", self.words.lower())
+
     def __call__(self, record: Record) -> bool:
-        needle = self.words.lower()
+        needle = self._needle  # type: ignore[attr-defined]
         return needle in record.text() or needle in record.source_lower()
 
 
@@ -223,7 +228,10 @@ class And:
         return max(p.cost for p in self.parts)
 
     def __call__(self, record: Record) -> bool:
-        return all(part(record) for part in self.parts)
+        for part in self.parts:  # noqa: SIM110 - a loop, not all(): this runs once per record of the journal
+            if not part(record):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -235,7 +243,10 @@ class Or:
         return max(p.cost for p in self.parts)
 
     def __call__(self, record: Record) -> bool:
-        return any(part(record) for part in self.parts)
+        for part in self.parts:  # noqa: SIM110 - as And
+            if part(record):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -282,12 +293,22 @@ class Query:
                 if where(record):
                     found.append(r)
         # Sorted and limited before converting: a search sorting thousands of matches returns ten.
-        for key in reversed(self.sort):
+        for at, key in enumerate(reversed(self.sort)):
             present, missing = [], []
-            for r in found:
-                (missing if Record(r).get(key.field) is None else present).append(r)
-            present.sort(key=lambda r, k=key: _sort_value(Record(r).get(k.field)), reverse=key.descending)
-            found = present + missing
+            for r in found:  # each record's value read once
+                value = Record(r).get(key.field)
+                if value is None:
+                    missing.append(r)
+                else:
+                    present.append((_sort_value(value), r))
+            last = at == len(self.sort) - 1
+            if last and self.limit is not None and self.limit < len(present):
+                # The first few of thousands: a heap, which keeps ties in order as a stable sort would.
+                pick = heapq.nlargest if key.descending else heapq.nsmallest
+                present = pick(self.limit, present, key=_FIRST)
+            else:
+                present.sort(key=_FIRST, reverse=key.descending)
+            found = [r for _, r in present] + missing
         if self.limit is not None:
             found = found[: self.limit]
         return [convert(r) for r in found] if convert is not None else found
@@ -314,6 +335,9 @@ class Query:
                 break
             names = {n for n in names if Record(r).get(n) is None}
         return sorted(names)
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def parse(query: str) -> Query:

@@ -127,31 +127,36 @@ def lookup(
     found = Lookup()
     aim = _Target(target)
     scored: list[tuple[float, int, Any, Any]] = []
-    transfer_rank: tuple[float, str] | None = None
+    transfer_rank: tuple[float, str, int] | None = None
+    # Thousands of records per lookup: the loop reads each field once, and every tie is broken by the id
+    # (newest wins), so the records may come in any order.
+    signature, shape, n_classes = aim.signature, aim.input_shape, aim.n_classes
+    duplicate_id = -1
     for summary in summaries:
-        status = summary.get("status")
+        get = summary.get
+        status = get("status")
         if status not in COMPARABLE:
             continue
-        arch_signature = summary.get("arch_signature")
+        arch_signature = get("arch_signature")
         if not arch_signature:
             continue
-        sid = _id(summary)
+        sid = summary["id"] if "id" in summary else getattr(summary, "doc_id", None)
         if sid == exclude:
             continue
         finished = status == "finished"
-        if aim.signature is not None and summary.get("signature") == aim.signature:
-            if finished and (found.duplicate is None or sid > _id(found.duplicate)):
-                found.duplicate = summary
+        if signature is not None and get("signature") == signature:
+            if finished and (found.duplicate is None or (sid or 0) > duplicate_id):
+                found.duplicate, duplicate_id = summary, sid or 0
             if not include_same:
                 continue
-        same_problem = aim.same_problem(summary)
-        if finished and same_problem and aim.other_data(summary) and not (summary.get("findings") or {}).get("error"):
-            rank = (_primary(summary.get("final") or {}) or (0.0, ""))[0], str(summary.get("created") or "")
+        same_problem = shape is not None and get("input_shape") == shape and get("n_classes") == n_classes
+        if finished and same_problem and aim.other_data(summary) and not (get("findings") or {}).get("error"):
+            rank = (_primary(get("final") or {}) or (0.0, ""))[0], str(get("created") or ""), sid or 0
             if transfer_rank is None or rank > transfer_rank:
                 transfer_rank, found.transfer = rank, summary
         if arch_signature != aim.arch_signature and not same_problem:
             continue
-        scoring = aim.score(summary)
+        scoring = aim.score(summary, same_problem)
         if scoring is not None:
             scored.append((scoring[0], sid or 0, summary, scoring[1]))
     # The same model first (whatever else changed), then the closest architectures; newest first on ties.
@@ -205,18 +210,23 @@ class _Target:
         ours, theirs = self.fields.get("data_fingerprint"), other.get("data_fingerprint")
         return not (ours and ours == theirs)
 
-    def arch_distance(self, other: dict[str, Any]) -> tuple[float, list[Difference]] | None:
+    def arch_distance(
+        self, other: dict[str, Any], same_problem: bool | None = None
+    ) -> tuple[float, list[Difference]] | None:
+        """The edit distance to ``other``'s layers (``same_problem``: :meth:`same_problem`, if known)."""
         signature = other.get("arch_signature")
         if signature == self.arch_signature:
             return 0.0, []
-        if not self.arch or not self.same_problem(other):
+        if not self.arch or not (self.same_problem(other) if same_problem is None else same_problem):
             return None
         if signature not in self.distances:
             self.distances[signature] = _arch_distance(_arch_key(other.get("arch")), self.arch)
         return self.distances[signature]
 
-    def score(self, other: dict[str, Any]) -> tuple[float, tuple[float, list[Difference]]] | None:
-        arch = self.arch_distance(other)
+    def score(
+        self, other: dict[str, Any], same_problem: bool | None = None
+    ) -> tuple[float, tuple[float, list[Difference]]] | None:
+        arch = self.arch_distance(other, same_problem)
         if arch is None:
             return None
         length = max(len(self.arch), len(other.get("arch") or ()), 1)
@@ -278,10 +288,6 @@ def setting_differences_of_parts(theirs: dict[str, Any], ours: dict[str, Any]) -
 
 
 # -- parts ----------------------------------------------------------------------
-def _id(summary: Any) -> Any:
-    return summary["id"] if "id" in summary else getattr(summary, "doc_id", None)
-
-
 def _arch_key(layers: Any) -> tuple:
     return tuple(tuple(row) if isinstance(row, list) else row for row in layers or ())
 

@@ -13,16 +13,23 @@ from ..journal.journal import Journal, UnknownExperimentError
 from .text import format_record, format_table, terminal_safe, to_json
 
 log = logging.getLogger("kepler")
+# `kepler list` shows this many of the newest experiments unless told otherwise: a screenful, not 50,000 lines.
+LIST_NEWEST = 50
 
 
 def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Kepler: a lab journal for deep-learning experiments.")
     parser.add_argument("--home", help="Journal folder (default: $KEPLER_HOME or ~/.kepler).")
+    parser.set_defaults(prog=prog)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("init", help="Create the journal and say where it is.")
     listing = commands.add_parser("list", help="List experiments.")
     listing.add_argument("--project", "-p", help="Only this project's experiments.")
-    listing.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    listing.add_argument("--json", action="store_true", help="Print JSON instead of a table (every experiment).")
+    listing.add_argument(
+        "--limit", "-n", type=_positive, metavar="N", help=f"Only the newest N (the table shows {LIST_NEWEST})."
+    )
+    listing.add_argument("--all", "-a", action="store_true", help="Every experiment, however many.")
     show = commands.add_parser("show", help="Show one experiment's full record.")
     show.add_argument("id", help="The experiment's id (from `kepler list`).")
     show.add_argument("--json", action="store_true", help="Print the record as JSON.")
@@ -131,9 +138,25 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    experiments = Journal(args.home).experiments(project=args.project)
+    journal = Journal(args.home)
+    newest = None if args.all or (args.json and args.limit is None) else args.limit or LIST_NEWEST
+    experiments = journal.experiments(project=args.project, newest=newest)
     _out(to_json(experiments) if args.json else format_table(experiments))
+    if newest is not None:
+        total = journal.count(project=args.project)
+        if total > len(experiments):
+            _err(
+                f"The newest {len(experiments):,} of {total:,} experiments; "
+                f"`{args.prog} list --all` lists every one, `--limit N` the newest N."
+            )
     return 0
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"needs a number of experiments, 1 or more; got {text}")
+    return number
 
 
 def _show(args: argparse.Namespace) -> int:
