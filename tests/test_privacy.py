@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_journal import parts, summary
 
@@ -84,3 +86,11 @@ def test_a_malformed_record_section_says_what_it_takes(kepler_home):
     (kepler_home / "config.toml").write_text("[record]\ncell = 'no'\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"\[record\] takes true/false for cell"):
         load_record_settings(kepler_home)
+
+
+def test_a_token_deep_in_a_model_config_never_reaches_the_blobs(kepler_home):
+    journal = Journal(kepler_home)
+    experiment_id = journal.start(summary(), parts(model_config={"layers": [{"config": {"name": f"x {GITHUB}"}}]}))
+    stored = journal.get(experiment_id)
+    assert GITHUB not in json.dumps(stored) and "[redacted: GitHub token]" in json.dumps(stored["model_config"])
+    assert all(GITHUB.encode() not in path.read_bytes() for path in journal.blobs.root.rglob("*.json"))
