@@ -166,3 +166,35 @@ def test_the_journal_writes_no_prose_about_differences():
         "index": 1,
     }
     assert not [d for d in found["differences"] if any(" " in str(v) for v in d.values() if isinstance(v, str))]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"arch_signature": "a1", "signature": "s1", "input_shape": [28, 28, 1], "n_classes": 10},
+        {"arch_signature": "a1", "signature": "s1", "input_shape": [None, 64], "n_classes": None},
+        {"arch_signature": "a1", "input_shape": [64], "n_classes": 2},
+        {"arch_signature": "a1", "signature": "", "input_shape": None},
+        {"arch_signature": "a1", "signature": "s2"},
+        {"arch_signature": "a1", "input_shape": [[3], 4], "n_classes": 2},  # odd: the general rule's keys
+        {"arch_signature": "a1", "input_shape": [3], "n_classes": {"odd": 1}},  # unhashable: every lookup's
+    ],
+)
+def test_the_lookup_index_files_a_record_under_the_keys_the_lookup_asks_for(doc):
+    from kepler_nb.journal.index import _ANY, LookupIndex, _key, buckets_of
+
+    try:
+        general = [_key("arch", doc["arch_signature"])]
+        if doc.get("signature"):
+            general.append(_key("sig", doc["signature"]))
+        if doc.get("input_shape") is not None:
+            general.append(_key("problem", doc["input_shape"], doc.get("n_classes")))
+        for key in general:
+            hash(key)
+    except TypeError:
+        general = [_ANY]
+    assert buckets_of(doc) == tuple(general)
+    index = LookupIndex()
+    index.follow((0, 0), None, "t", {"7": doc})
+    found = index.candidates(doc)  # None for an odd target: the lookup then reads every record
+    assert found == ["7"] or (found is None and general == [_ANY])

@@ -15,6 +15,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .snapshot import gc_paused
+
 # A record whose keys can't be told (odd values): a candidate of every lookup.
 _ANY = ("any",)
 
@@ -31,24 +33,29 @@ class LookupIndex:
     def follow(self, token: tuple[int, int], changed: list[tuple[str, str]] | None, table: str, docs: dict) -> None:
         """Bring the index up to date with ``docs`` (the table's documents by id, as the storage holds them);
         ``changed`` is what the storage said changed since ``self.token`` (None: anything)."""
-        with self._mutex:
+        with self._mutex, gc_paused():  # a first build makes 150,000 keys and sets: none of them garbage
             if changed is None:
                 self._keys.clear()
                 self._buckets.clear()
                 items: Any = docs.items()
             else:
                 items = [(key, docs.get(key)) for name, key in changed if name == table]
+            keys, by_bucket = self._keys, self._buckets
             for key, doc in items:
-                for bucket in self._keys.pop(key, ()):
-                    ids = self._buckets.get(bucket)
+                for bucket in keys.pop(key, ()):
+                    ids = by_bucket.get(bucket)
                     if ids is not None:
                         ids.discard(key)
                 if doc is not None:
                     buckets = buckets_of(doc)
                     if buckets:
-                        self._keys[key] = buckets
+                        keys[key] = buckets
                         for bucket in buckets:
-                            self._buckets.setdefault(bucket, set()).add(key)
+                            ids = by_bucket.get(bucket)
+                            if ids is None:
+                                by_bucket[bucket] = {key}
+                            else:
+                                ids.add(key)
             self.token = token
 
     def candidates(self, target: dict[str, Any]) -> list[str] | None:
@@ -78,6 +85,17 @@ def buckets_of(doc: dict[str, Any]) -> tuple[Any, ...]:
     arch = doc.get("arch_signature")
     if not arch:
         return ()
+    signature, shape, classes = doc.get("signature"), doc.get("input_shape"), doc.get("n_classes")
+    if (
+        type(arch) is str
+        and (signature is None or type(signature) is str)
+        and (classes is None or type(classes) is int)
+        and (shape is None or (type(shape) is list and all(v is None or type(v) is int for v in shape)))
+    ):  # what Kepler writes: the keys _key would make, made directly (a first build reads 50,000 of them)
+        if shape is None:
+            return (("arch", arch), ("sig", signature)) if signature else (("arch", arch),)
+        problem = ("problem", tuple(shape), classes)
+        return (("arch", arch), ("sig", signature), problem) if signature else (("arch", arch), problem)
     try:
         buckets = [_key("arch", arch)]
         if doc.get("signature"):
