@@ -31,6 +31,31 @@ function node(tag, className, text) {
   return n;
 }
 
+// The export notice: an <a>, linked when it names a report. JupyterLab's own link handling (the
+// notebook's rendermime: its resolver and link handler, as for a link in an output) opens the
+// report in a tab; a front end without them follows the relative link itself. A fresh element
+// each time, so that a handler added for an earlier report never opens that one.
+function noticeNode(model) {
+  const notice = node("a", "kepler-journal-count kepler-journal-notice", model.get("notice"));
+  const href = model.get("report");
+  if (!href) return notice;
+  notice.classList.add("kepler-report-link");
+  notice.href = href;
+  notice.title = "Open the report in a JupyterLab tab";
+  const rendermime = model.widget_manager && model.widget_manager.rendermime;
+  const resolver = rendermime && rendermime.resolver;
+  const links = rendermime && rendermime.linkHandler;
+  if (resolver && links) {
+    Promise.resolve(resolver.resolveUrl(href))
+      .then(async (urlPath) => {
+        links.handleLink(notice, decodeURIComponent(urlPath), "");
+        notice.href = await resolver.getDownloadUrl(urlPath);
+      })
+      .catch((error) => console.warn("kepler: the report link opens outside JupyterLab", error));
+  }
+  return notice;
+}
+
 function render({ model, el: host }) {
   const root = node("div", "kepler-widget kepler-journal");
   const title = node("div", "kepler-dialog-title");
@@ -63,7 +88,8 @@ function render({ model, el: host }) {
   });
   bar.append(filter, count, skippedBox, picker, exportButton);
   const error = node("div", "kepler-journal-error");
-  const notice = node("div", "kepler-journal-count kepler-journal-notice");
+  let notice = noticeNode(model);
+  let noticeSaid = [model.get("notice"), model.get("report")].join("\n");
   const table = node("table", "kepler-table kepler-journal-table");
   const tableBox = node("div", "kepler-journal-rows");
   tableBox.append(table);
@@ -110,7 +136,13 @@ function render({ model, el: host }) {
   const drawTable = () => {
     title.textContent = model.get("title");
     error.textContent = model.get("error");
-    notice.textContent = model.get("notice");
+    const said = [model.get("notice"), model.get("report")].join("\n");
+    if (said !== noticeSaid) {
+      noticeSaid = said;
+      const next = noticeNode(model);
+      notice.replaceWith(next);
+      notice = next;
+    }
     const skipped = model.get("skipped");
     skippedBox.hidden = !skipped && !model.get("show_skipped");
     skippedCheck.checked = model.get("show_skipped");
@@ -234,7 +266,7 @@ function render({ model, el: host }) {
     for (const cell of root.querySelectorAll("[data-time]")) cell.textContent = ago(cell.dataset.time, now);
   }, 30000);
   const tableEvents = ["change:rows", "change:columns", "change:total", "change:page", "change:sort",
-    "change:descending", "change:selected", "change:error", "change:title", "change:notice",
+    "change:descending", "change:selected", "change:error", "change:title", "change:notice", "change:report",
     "change:shown_columns", "change:show_skipped", "change:skipped"];
   const detailEvents = ["change:details", "change:comparison"];
   for (const e of tableEvents) model.on(e, drawTable);

@@ -12,7 +12,8 @@ unless asked for. A scikit-learn run shows its estimator class and scores,
 no epochs. Selecting rows shows each run's settings, data, findings and
 curves; with two or more, "what differs" (the comparison report's own
 table, each run in its chart colour) and their curves together. Export
-writes the report and gives a link that opens it in a JupyterLab tab.
+writes the report, and its notice ("Report written to ...") is a link that
+opens it in a JupyterLab tab.
 
 Everything is computed here, from the journal's public API; the widget's
 JavaScript only draws what it is sent and reports clicks and typing. After
@@ -24,7 +25,6 @@ cell is training (its messages are handled on Kepler's own thread, see
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import threading
@@ -32,7 +32,6 @@ import weakref
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import anywidget
 import ipywidgets
@@ -92,6 +91,8 @@ class JournalWidget(anywidget.AnyWidget):
     comparison = traitlets.Dict().tag(sync=True)
     export_requests = traitlets.Int(0).tag(sync=True)  # the Export button counts its clicks
     notice = traitlets.Unicode().tag(sync=True)
+    # The exported report, relative to the kernel's folder (the notebook's): the notice links to it.
+    report = traitlets.Unicode().tag(sync=True)
     shown_columns = traitlets.List(traitlets.Unicode()).tag(sync=True)  # chosen in the column picker
     show_skipped = traitlets.Bool(False).tag(sync=True)
     skipped = traitlets.Int(0).tag(sync=True)  # how many skipped runs the filter found
@@ -107,8 +108,6 @@ class JournalWidget(anywidget.AnyWidget):
         # The front end's requests may be handled on Kepler's own thread (see waiting.py) while
         # the main thread refreshes after a cell: one at a time.
         self._lock = threading.RLock()
-        # The export link: HTML output rendered by JupyterLab, whose own link handling opens it in a tab.
-        self.links = ipywidgets.Output(layout={"margin": "0 6px"})
         self.observe(self._query_changed, names=["query", "show_skipped"])
         self.observe(self._order_changed, names=["sort", "descending", "page"])
         self.observe(self._selection_changed, names=["selected"])
@@ -139,27 +138,20 @@ class JournalWidget(anywidget.AnyWidget):
             elif self.project is not None:
                 path = export_html(project=self.project, journal=self.journal)
             else:
-                self.notice = "Select runs to export them (or open the journal of one project to export all of it)."
+                self._say("Select runs to export them (or open the journal of one project to export all of it).")
                 return
         except (OSError, LookupError, ValueError) as error:
-            self.notice = f"Could not export: {error}"
+            self._say(f"Could not export: {error}")
             return
-        self.notice = f"Report written to {path}"
-        self._show_link(Path(path))
+        href = _relative_link(Path(path))
+        shown = path if href.startswith("../") or Path(href).is_absolute() else href
+        self._say(f"Report written to {shown}", report=href)
 
-    def _show_link(self, path: Path) -> None:
-        """A link to the report, relative to the kernel's folder (the notebook's): JupyterLab opens it in a tab."""
-        try:
-            href = Path(os.path.relpath(path)).as_posix()
-        except ValueError:  # another drive
-            href = path.as_posix()
-        link = (
-            f'<a class="kepler-report-link" href="{html.escape(quote(href))}">Open the report</a> '
-            f"<code>{html.escape(path.name)}</code> (in a JupyterLab tab)"
-        )
-        # The output written directly: IPython's formatter would drop the HTML in a shell that shows text only.
-        data = {"text/html": link, "text/plain": f"Report: {href}"}
-        self.links.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+    def _say(self, notice: str, report: str = "") -> None:
+        """The notice below the tool bar; with ``report``, it is a link that opens the report."""
+        with self.hold_sync():
+            self.report = report
+            self.notice = notice
 
     # -- computing what it shows -------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:
@@ -242,8 +234,8 @@ class JournalWidget(anywidget.AnyWidget):
             self.comparison = comparison
 
     def panel(self) -> ipywidgets.VBox:
-        """The journal with its export link above it: one output, as the sidebar lays out one per row."""
-        return _Panel([self.links, self], layout={"width": "100%"})
+        """The journal in a box as wide as the sidebar."""
+        return _Panel([self], layout={"width": "100%"})
 
     def as_text(self) -> str:
         """The newest runs as a table: what a saved notebook or a terminal shows instead of the widget."""
@@ -268,6 +260,14 @@ class _Panel(ipywidgets.VBox):
             data = bundle[0] if isinstance(bundle, tuple) else bundle  # ipywidgets gives a dict, anywidget a pair
             data["text/plain"] = journals[0].as_text()
         return bundle
+
+
+def _relative_link(path: Path) -> str:
+    """``path`` relative to the kernel's folder (the notebook's), as a link; JupyterLab resolves it from there."""
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive
+        return path.as_posix()
 
 
 def open_journal(

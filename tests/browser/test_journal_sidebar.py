@@ -1,5 +1,5 @@
 """``%kepler journal`` in JupyterLab: the right sidebar at its default width, the column picker,
-relative times, skipped runs, sorting, filtering, what differs, the export link, updates, dark theme."""
+relative times, skipped runs, sorting, filtering, what differs, the export notice (a link), updates, dark theme."""
 
 from __future__ import annotations
 
@@ -203,20 +203,28 @@ def test_journal_fits_the_sidebar_picks_columns_compares_exports_and_follows_new
     assert seen["ratio"] >= 4.5, f"and in the light theme: {seen}"
 
     journal.get_by_role("button", name="Export").click()
-    notice = journal.locator(".kepler-journal-notice")
-    page.wait_for_function(
-        "() => document.querySelector('.kepler-journal-notice')?.textContent.includes('Report written to')",
-        timeout=30_000,
+    notice = journal.locator("a.kepler-journal-notice.kepler-report-link")
+    notice.wait_for(timeout=30_000)
+    assert re.fullmatch(r"Report written to kepler-compare-.*\.html", notice.inner_text()), (
+        "two selected runs: a comparison report, named as the file browser shows it"
     )
-    assert "kepler-compare" in notice.inner_text(), "two selected runs: a comparison report"
-    link = page.locator("#jp-right-stack a.kepler-report-link")
-    link.wait_for(timeout=30_000)
-    link.click()
+    assert page.locator("#jp-right-stack .kepler-journal-notice, #jp-right-stack .kepler-report-link").count() == 1, (
+        "one element: the notice is the link"
+    )
+    page.wait_for_function(  # JupyterLab's link handling has taken it
+        "(a) => a.getAttribute('href').includes('files/')", arg=notice.element_handle(), timeout=30_000
+    )
+    assert contrast(notice)["ratio"] >= 4.5, contrast(notice)
+    nb.screenshot(artifacts / "journal-export-notice.png", journal)
+    notice.click()
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=re.compile(r"kepler-compare-.*\.html"))
     tab.wait_for(timeout=30_000)
     frame = page.frame_locator("#jp-main-dock-panel .jp-HTMLViewer iframe").first
     frame.locator("h2", has_text="What differs").wait_for(timeout=30_000)
     nb.screenshot(artifacts / "journal-report-tab.png")
+    assert contrast(notice)["ratio"] >= 4.5 and notice.evaluate("(a) => getComputedStyle(a).textDecorationLine") == (
+        "underline"
+    ), "under the pointer, the notice still reads as a link"
     page.evaluate("() => window.jupyterapp.shell.currentWidget.close()")
     tab.wait_for(state="detached", timeout=30_000)
 
