@@ -20,6 +20,7 @@ job (:mod:`kepler_nb.presentation.similar`).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -160,8 +161,8 @@ def lookup(
         if scoring is not None:
             scored.append((scoring[0], sid or 0, summary, scoring[1]))
     # The same model first (whatever else changed), then the closest architectures; newest first on ties.
-    scored.sort(key=lambda item: (item[3][0] > 0, -item[0], -item[1]))
-    found.similar = [aim.describe(summary, score, arch) for score, _sid, summary, arch in scored[:k]]
+    best = heapq.nsmallest(k, scored, key=lambda item: (item[3][0] > 0, -item[0], -item[1]))  # a sort's first k
+    found.similar = [aim.describe(summary, score, arch) for score, _sid, summary, arch in best]
     return found
 
 
@@ -194,6 +195,7 @@ class _Target:
         self.arch = _arch_key(target.get("arch"))
         # Keyed by architecture signature: one edit distance per distinct model.
         self.distances: dict[str, tuple[float, list[Difference]] | None] = {}
+        self.arch_scores: dict[str, tuple[float, tuple[float, list[Difference]]]] = {}
 
     def same_problem(self, other: dict[str, Any]) -> bool:
         """Inputs of one shape and as many classes: models for the same kind of problem."""
@@ -226,15 +228,26 @@ class _Target:
     def score(
         self, other: dict[str, Any], same_problem: bool | None = None
     ) -> tuple[float, tuple[float, list[Difference]]] | None:
-        arch = self.arch_distance(other, same_problem)
-        if arch is None:
-            return None
-        length = max(len(self.arch), len(other.get("arch") or ()), 1)
-        arch_score = 1.0 - arch[0] / length
+        # Of the same problem, one architecture signature is one layer list: its score is computed once.
+        signature = other.get("arch_signature")
+        cacheable = same_problem is True and type(signature) is str
+        known = self.arch_scores.get(signature) if cacheable else None
+        if known is None:
+            arch = self.arch_distance(other, same_problem)
+            if arch is None:
+                return None
+            known = (1.0 - arch[0] / max(len(self.arch), len(other.get("arch") or ()), 1), arch)
+            if cacheable:
+                self.arch_scores[signature] = known
+        arch_score, arch = known
         data_score = 1.0 if self.data is None or other.get("data_signature") == self.data else 0.0
-        theirs = other.get("hparams")
-        if theirs and self.hparams:
-            hp_score = sum(theirs.get(key) == value for key, value in self.hparams.items()) / len(self.hparams)
+        theirs, ours = other.get("hparams"), self.hparams
+        if theirs and ours:
+            same = 0
+            for key, value in ours.items():  # a loop, not sum(): thousands of records per lookup
+                if theirs.get(key) == value:
+                    same += 1
+            hp_score = same / len(ours)
         else:
             hp_score = 1.0
         return WEIGHT_ARCH * arch_score + WEIGHT_DATA * data_score + WEIGHT_HPARAMS * hp_score, arch
@@ -361,13 +374,14 @@ def _hparam_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[Di
 
 def _primary(final: dict[str, Any]) -> tuple[float, str] | None:
     """The metric a reader compares first, as a number where higher is better."""
-    for name in ("val_accuracy", "accuracy"):
-        if isinstance(final.get(name), (int, float)):
-            return float(final[name]), name
-    for name in ("val_loss", "loss"):
-        if isinstance(final.get(name), (int, float)):
-            return -float(final[name]), name
+    for name, sign in _PRIMARY_ORDER:
+        value = final.get(name)
+        if isinstance(value, (int, float)):
+            return sign * float(value), name
     return None
+
+
+_PRIMARY_ORDER = (("val_accuracy", 1.0), ("accuracy", 1.0), ("val_loss", -1.0), ("loss", -1.0))
 
 
 def primary_metric(final: dict[str, Any]) -> tuple[str, float] | None:
