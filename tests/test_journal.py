@@ -291,3 +291,38 @@ def test_the_home_and_everything_in_it_are_owner_only(kepler_home):
     assert {".", "journal.jsonl", "kepler.log", "blobs", "runs"} <= kinds
     modes = {str(p): oct(p.stat().st_mode & 0o777) for p in paths}
     assert modes == {str(p): "0o700" if p.is_dir() else "0o600" for p in paths}
+
+
+def test_a_kernel_reads_and_indexes_its_journal_before_the_first_fit(kepler_home):
+    from kepler_nb.interception.extension import warm_up
+    from kepler_nb.interception.journals import reset_shared_journals, shared_journal
+
+    reset_shared_journals()
+    warm_up().join(timeout=120)
+    assert not kepler_home.exists() or not (kepler_home / "journal.jsonl").exists()  # nothing made for nobody
+    first = Journal(kepler_home).start(summary(arch_signature="a1", signature="s1"), parts())
+    reset_shared_journals()
+    warm_up().join(timeout=120)
+    journal = shared_journal()
+    assert journal._index.token is not None  # indexed: the first lookup only reads its candidates
+    assert journal.lookup({"signature": "s1", "arch_signature": "a1"}).duplicate is None  # still running
+    assert [e["id"] for e in journal.experiments()] == [first]
+    reset_shared_journals()
+
+
+def test_a_damaged_journal_is_left_to_the_first_read_to_recover_and_say_so(kepler_home):
+    import warnings
+
+    from kepler_nb.journal.storage import JournalCorruptWarning
+
+    Journal(kepler_home).start(summary(), parts())
+    with open(kepler_home / "journal.jsonl", "ab") as f:
+        f.write(b'{"t":"experiments","id":"?7","doc":{}}\n')
+    damaged = (kepler_home / "journal.jsonl").read_bytes()
+    journal = Journal(kepler_home)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert journal.warm() is False  # on a background thread: no warning, no rewrite
+    assert (kepler_home / "journal.jsonl").read_bytes() == damaged
+    with pytest.warns(JournalCorruptWarning, match="line 3 is not a journal entry"):
+        assert len(journal.experiments()) == 1

@@ -33,8 +33,9 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 def warm_up() -> threading.Thread:
     """Import what the first fit needs on a background thread, while the user writes the next cells.
 
-    The live view's widget library (anywidget, ipywidgets) and the check
-    catalogue cost the first fit of a kernel 0.2-1.5 s otherwise. Only
+    The live view's widget library (anywidget, ipywidgets), the check
+    catalogue and reading a big journal cost the first fit of a kernel
+    0.2-1.5 s otherwise. Only
     packages outside the deep-learning stack are imported here, so that
     this thread never waits on an import the user's cell is making (a
     ``keras``-importing module is imported only once keras is loaded).
@@ -51,6 +52,10 @@ def _import_soon() -> None:
         from ..checks.catalogue import all_checks
 
         all_checks()  # every check module imported, the catalogue read
+
+        from .journals import warm_shared_journal
+
+        warm_shared_journal()  # read and indexed for the lookup before the first fit
 
         if "keras" in sys.modules:
             from ..presentation import live  # noqa: F401

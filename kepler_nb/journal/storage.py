@@ -308,6 +308,16 @@ class JournalStorage(Storage):
         """The id of the file last read (see the module docstring), None before the first write."""
         return self._generation
 
+    def preload(self) -> bool:
+        """Read the file now, if it reads cleanly: True when it did. A journal that needs recovering is left
+        for the next read, which recovers it and warns where the user is looking (not on a background thread).
+        """
+        with self.mutex:
+            if self._load() is None:
+                return True
+            self._forget()
+            return False
+
     # -- transactions ------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
