@@ -8,7 +8,11 @@ the timed cells are the same ``model.fit(...)``, once bare and once under
 ``%%kepler_fit``. Reported: the median of each, the difference (target
 0.3 s), and the time ``%load_ext kepler`` took.
 
-    python benchmarks/first_fit.py [--repeats 3] [--profile]
+    python benchmarks/first_fit.py [--repeats 3] [--profile] [--journal 50000]
+
+``--journal N`` gives both kernels a journal of N earlier experiments (built
+once by ``benchmarks/similarity.py``, copied for each kernel): what the first
+fit of a kernel costs a user whose journal is big.
 
 ``--profile`` runs one more Kepler kernel under pyinstrument (when installed)
 and prints where its first fit spent its time.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -92,12 +97,15 @@ def run_kernel(kepler: bool, home: str, profile: bool = False, source: Path = RO
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(repeats: int, source: Path = ROOT) -> dict[str, float]:
-    """Median first-fit seconds with and without Kepler, over ``repeats`` pairs of fresh kernels."""
+def measure(repeats: int, source: Path = ROOT, journal: Path | None = None) -> dict[str, float]:
+    """Median first-fit seconds with and without Kepler, over ``repeats`` pairs of fresh kernels
+    (each given a copy of the journal folder ``journal``, if any)."""
     plain, kepler, load, plain_cpu, kepler_cpu = [], [], [], [], []
     for i in range(repeats):
         for with_kepler in (False, True) if i % 2 else (True, False):
             with tempfile.TemporaryDirectory(prefix="kepler-first-fit-") as home:
+                if journal is not None:
+                    shutil.copytree(journal, home, dirs_exist_ok=True)
                 result = run_kernel(with_kepler, home, source=source)
             (kepler if with_kepler else plain).append(result["fit_s"])
             (kepler_cpu if with_kepler else plain_cpu).append(result["cpu_s"])
@@ -123,15 +131,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--source", type=Path, default=ROOT, help="the checkout whose Kepler the kernels import")
+    parser.add_argument("--journal", type=int, default=0, metavar="N", help="N earlier experiments in the journal")
     args = parser.parse_args()
     if args.profile:
         print(profile())
         return
-    r = measure(args.repeats, args.source)
+    with tempfile.TemporaryDirectory(prefix="kepler-first-fit-journal-") as built:
+        journal = None
+        if args.journal:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            import similarity
+
+            journal = Path(built) / "home"
+            similarity.build_journal(journal, args.journal).experiments()  # its snapshot taken, as in use
+        r = measure(args.repeats, args.source, journal)
+    where = f"{args.journal:,} experiments in the journal" if args.journal else "an empty journal"
     print("| first fit, fresh kernel | plain | under Kepler | added (median) | added CPU | %load_ext kepler |")
     print("|---|---:|---:|---:|---:|---:|")
     print(
-        f"| {r['rounds']} pairs of kernels | {r['plain_s']:.2f} s | {r['kepler_s']:.2f} s "
+        f"| {r['rounds']} pairs of kernels, {where} | {r['plain_s']:.2f} s | {r['kepler_s']:.2f} s "
         f"| {r['added_s']:+.2f} s (target {TARGET_ADDED_S} s) | {r['added_cpu_s']:+.2f} s | {r['load_ext_s']:.2f} s |"
     )
 
