@@ -131,8 +131,7 @@ def _err(text: str) -> None:
 
 def _init(args: argparse.Namespace) -> int:
     journal = Journal(args.home)
-    count = len(journal.experiments())
-    _out(f"Kepler journal: {journal.path} ({count} experiments)")
+    _out(f"Kepler journal: {journal.path} ({journal.count()} experiments)")
     _out(f"Event log: {journal.home / 'kepler.log'}")
     return 0
 
