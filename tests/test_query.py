@@ -246,3 +246,13 @@ def test_a_malformed_query_in_the_cli_is_one_line_of_error_not_a_traceback(journ
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.splitlines()) <= 3
     assert "at most 100 nested" in err
+
+
+def test_a_word_search_follows_edits_and_running_records(tmp_path):
+    journal = Journal(tmp_path)
+    first = journal.start({"project": "p", "name": "alpha-net", "status": "finished"}, {"cell": "fit(x)  # Gamma"})
+    running = journal.start({"project": "p", "name": "other"}, {"cell": "fit(x)  # gamma again"})
+    assert [r["id"] for r in journal.search('"alpha"')] == [first]
+    assert [r["id"] for r in journal.search('"gamma"')] == [first, running]  # the source, of a running one too
+    journal.update(first, {"name": "beta-net"})
+    assert journal.search('"alpha"') == [] and [r["id"] for r in journal.search('"beta"')] == [first]

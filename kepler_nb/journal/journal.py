@@ -95,7 +95,8 @@ class Journal:
         # journal's reads, written by its next write or when the process exits.
         self._pending: dict[int, dict[str, Any]] = {}
         self._index = LookupIndex()
-        self._texts: dict[int, tuple[Any, str]] = {}  # each document's searchable text, while it is the same
+        # Each document's searchable text and cell address, while it is the same document.
+        self._texts: dict[int, tuple[Any, str, str | None]] = {}
 
     # -- writing -----------------------------------------------------------
     def start(self, summary: dict[str, Any], parts: dict[str, Any]) -> int:
@@ -283,20 +284,28 @@ class Journal:
         source.lower = source_lower  # type: ignore[attr-defined]
         kept = self._texts
 
-        def texts(d: Any) -> str:
-            """A stored document's text, kept while it is the same document (an edit makes a new one)."""
-            if not hasattr(d, "doc_id"):
-                return record_text(d)
-            known = kept.get(d.doc_id)
-            if known is not None and known[0] is d:
-                return known[1]
-            text = record_text(d)
-            kept[d.doc_id] = (d, text)
-            return text
+        def contains(d: Any, needle: str) -> bool:
+            """In the record's text or its cell's source; a stored document's text and cell are kept while
+            it is the same document (an edit makes a new one). Runs once per record: kept to a few lookups."""
+            doc_id = getattr(d, "doc_id", None)
+            if doc_id is None:  # a running record's summary
+                return needle in record_text(d) or needle in source_lower(d)
+            known = kept.get(doc_id)
+            if known is None or known[0] is not d:
+                known = kept[doc_id] = (d, record_text(d), (d.get("blobs") or {}).get("cell"))
+            if needle in known[1]:
+                return True
+            source_text = lowered.get(known[2])
+            if source_text is None:
+                source_text = self._cell_source(known[2], lower=True)
+            return needle in source_text
 
         with gc_paused():
             return parsed.apply(
-                view, source=source, convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d, texts=texts
+                view,
+                source=source,
+                convert=lambda d: self._summary(d) if hasattr(d, "doc_id") else d,
+                contains=contains,
             )
 
     def similar(self, model_or_experiment: Any, k: int = 5) -> list[dict[str, Any]]:

@@ -203,8 +203,7 @@ class Text:
         object.__setattr__(self, "_needle", self.words.lower())
 
     def __call__(self, record: Record) -> bool:
-        needle = self._needle  # type: ignore[attr-defined]
-        return needle in record.text() or needle in record.source_lower()
+        return record.contains(self._needle)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -268,26 +267,27 @@ class Query:
         self,
         record: dict[str, Any],
         source: Callable[[dict[str, Any]], str] | None = None,
-        texts: Callable[[dict[str, Any]], str] | None = None,
+        contains: Callable[[dict[str, Any], str], bool] | None = None,
     ) -> bool:
-        return self.where is None or bool(self.where(Record(record, source, texts)))
+        return self.where is None or bool(self.where(Record(record, source, contains)))
 
     def apply(
         self,
         records: Iterable[dict[str, Any]],
         source: Callable[[dict[str, Any]], str] | None = None,
         convert: Callable[[Any], dict[str, Any]] | None = None,
-        texts: Callable[[dict[str, Any]], str] | None = None,
+        contains: Callable[[dict[str, Any], str], bool] | None = None,
     ) -> list[dict[str, Any]]:
         """The matching records, sorted and limited as the query says, each then passed through ``convert``
         (which must not change the fields sorted on).
 
-        ``texts`` gives a record's :func:`record_text` (a caller may keep them between searches)."""
+        ``contains(record, words)`` says whether a record's :func:`record_text` or its lowercased source holds
+        ``words`` (a caller may keep what it needs for that between searches)."""
         where = self.where
         if where is None:
             found = list(records)
         else:
-            found, record = [], Record({}, source, texts)
+            found, record = [], Record({}, source, contains)
             for r in records:  # one Record, pointed at each in turn: a search looks at every record
                 record.summary, record._text = r, None
                 if where(record):
@@ -548,18 +548,18 @@ def _value(token: Token) -> Value:
 class Record:
     """One summary as the query sees it: fields by name, text, and the cell's source on demand."""
 
-    __slots__ = ("summary", "_source", "_text", "_texts")
+    __slots__ = ("summary", "_source", "_text", "_contains")
 
     def __init__(
         self,
         summary: dict[str, Any],
         source: Callable[[dict[str, Any]], str] | None = None,
-        texts: Callable[[dict[str, Any]], str] | None = None,
+        contains: Callable[[dict[str, Any], str], bool] | None = None,
     ) -> None:
         self.summary = summary
         self._source = source
         self._text: str | None = None
-        self._texts = texts
+        self._contains = contains
 
     def get(self, name: str, value: Value | None = None) -> Any:
         getter = KNOWN_FIELDS.get(name)
@@ -575,9 +575,15 @@ class Record:
             return _param(summary.get("best_params") or {}, name) or _param(summary["params"], name)
         return value
 
+    def contains(self, needle: str) -> bool:
+        """Whether the record's text or its cell's source holds ``needle`` (lowercased)."""
+        if self._contains is not None:
+            return self._contains(self.summary, needle)
+        return needle in self.text() or needle in self.source_lower()
+
     def text(self) -> str:
         if self._text is None:
-            self._text = self._texts(self.summary) if self._texts is not None else record_text(self.summary)
+            self._text = record_text(self.summary)
         return self._text
 
     def source_lower(self) -> str:
