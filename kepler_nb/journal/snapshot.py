@@ -147,45 +147,20 @@ def read_snapshot(path: Path, log_fd: int, generation: str, log_size: int) -> tu
     payload = memoryview(data)[end + 1 :]
     if len(payload) != size or zlib.crc32(payload, zlib.crc32(_header_bytes(header))) != crc:
         return None, "a damaged header or payload"
-    # The log's first bytes are read and checked on another thread while the payload loads: reading and
-    # CRC-32 release the GIL, and the payload (whole, by its own checksum) is safe to load meanwhile.
-    prefix_crc = _PrefixCrc(log_fd, offset)
-    prefix_crc.start()
+    prefix = os.pread(log_fd, offset, 0)
+    if len(prefix) != offset or zlib.crc32(prefix) != log_crc:
+        return None, "the log's first bytes are not the ones it was taken from"
+    del prefix
     try:
         with gc_paused():
             tables = marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
         return None, "a payload marshal can't read"
-    finally:
-        prefix_crc.join()
-    if prefix_crc.crc != log_crc:
-        return None, "the log's first bytes are not the ones it was taken from"
     if not isinstance(tables, dict) or not all(
         isinstance(name, str) and isinstance(docs, dict) for name, docs in tables.items()
     ):
         return None, "a payload that is not tables of documents"
     return Snapshot(taken_from, offset, lines, log_crc, ids, tables), "used"
-
-
-class _PrefixCrc(threading.Thread):
-    """The CRC-32 of a file's first ``size`` bytes (None if it is shorter), read a few megabytes at a time."""
-
-    CHUNK = 4 * 1024 * 1024
-
-    def __init__(self, fd: int, size: int) -> None:
-        super().__init__(name="kepler-snapshot-check", daemon=True)
-        self.fd, self.size = fd, size
-        self.crc: int | None = None
-
-    def run(self) -> None:
-        crc, at = 0, 0
-        with contextlib.suppress(OSError):
-            while at < self.size:
-                chunk = os.pread(self.fd, min(self.CHUNK, self.size - at), at)
-                if not chunk:
-                    return
-                crc, at = zlib.crc32(chunk, crc), at + len(chunk)
-            self.crc = crc
 
 
 def _header_bytes(header: dict[str, Any]) -> bytes:
