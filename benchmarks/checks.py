@@ -63,6 +63,32 @@ def medians(fns: dict, repeats: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def measure(sizes: tuple[int, ...], repeats: int) -> list[tuple[int, float, float, float]]:
+    """``(rows, every check, the data checks, x.sum())`` median seconds for each size."""
+    model = build()
+
+    def data_checks(x, y):
+        context = CheckContext(FitCall.bind(original_fit(), model, (x, y), {}))
+        return run_checks(context, stages=("data",))
+
+    rows_out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # every finding is also a warning; only the time matters here
+        for rows in sizes:
+            x, y = workload(rows)
+            t = medians(
+                {
+                    "all": lambda x=x, y=y: kepler.check(model, x, y),
+                    "data": lambda x=x, y=y: data_checks(x, y),
+                    "read": lambda x=x: x.sum(),
+                },
+                repeats,
+            )
+            rows_out.append((rows, t["all"], t["data"], t["read"]))
+            del x, y
+    return rows_out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -70,26 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = (3_000, 6_000, 12_000) if args.quick else (30_000, 60_000, 120_000)
     repeats = 3 if args.quick else args.repeats
-    model = build()
-    warnings.simplefilter("ignore")  # every finding is also a warning; only the time matters here
-
-    def data_checks(x, y):
-        context = CheckContext(FitCall.bind(original_fit(), model, (x, y), {}))
-        return run_checks(context, stages=("data",))
-
-    rows_out = []
-    for rows in sizes:
-        x, y = workload(rows)
-        t = medians(
-            {
-                "all": lambda x=x, y=y: kepler.check(model, x, y),
-                "data": lambda x=x, y=y: data_checks(x, y),
-                "read": lambda x=x: x.sum(),
-            },
-            repeats,
-        )
-        rows_out.append((rows, t["all"], t["data"], t["read"]))
-        del x, y
+    rows_out = measure(sizes, repeats)
 
     print(
         f"Pre-training checks on N x {FEATURES} float32, 10 classes; median of {repeats} runs, {os.cpu_count()} cores\n"

@@ -7,7 +7,7 @@ Rows: the first fit of a fresh kernel (plain, Kepler, MLflow's Keras autolog,
 W&B offline; and Kepler's again with 50,000 experiments in the journal); the
 reference fit and 100 short epochs for plain Keras, Kepler, MLflow's Keras
 autolog and Weights & Biases (offline), as ratios to the plain fit measured
-interleaved in one process;
+interleaved in one process; every pre-training check on 30,000-120,000 x 784;
 big data (seconds before the first training step, peak memory); the
 journal at 1,000, 10,000 and 50,000 experiments (recording, opening and
 listing, the lookup before a fit, searches, the CLI); scikit-learn
@@ -33,6 +33,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 import big_data  # noqa: E402
+import checks as checks_bench  # noqa: E402
 import diagnosis  # noqa: E402
 import estimators  # noqa: E402
 import first_fit  # noqa: E402
@@ -157,6 +158,26 @@ def big_data_rows(rows: int, repeats: int) -> list[Row]:
     ]
 
 
+def check_rows(repeats: int) -> list[Row]:
+    """benchmarks/checks.py: every pre-training check on MNIST-shaped data, and whether it grows linearly."""
+    measured = checks_bench.measure((30_000, 60_000, 120_000), repeats)
+    per_10k = [every / rows * 1e4 for rows, every, _, _ in measured]
+    rows_out: list[Row] = []
+    for (rows, every, data, read), per in zip(measured, per_10k, strict=True):
+        target = "< 1 s" if rows == 60_000 else "linear in rows"
+        met = every < checks_bench.TARGET_SECONDS if rows == 60_000 else per <= 1.5 * min(per_10k)
+        rows_out.append(
+            (
+                f"Every pre-training check (`kepler.check`) on {rows:,} x 784 float32, 10 classes "
+                f"(the data checks alone {data:.3f} s; one read of the array, x.sum(), {read:.4f} s)",
+                target,
+                f"{every:.3f} s ({per:.3f} s per 10,000 rows)",
+                verdict(met),
+            )
+        )
+    return rows_out
+
+
 def journal_rows(sizes: list[int], repeat: int) -> list[Row]:
     """benchmarks/journal.py --big: record, open + list, lookup, searches and CLI, wall-clock and CPU time."""
     return journal_bench.big_rows(sizes, repeat)
@@ -185,7 +206,7 @@ def main() -> int:
         "--skip",
         nargs="*",
         default=[],
-        help="sections to leave out: first-fit peers big-data journal estimators diagnosis",
+        help="sections to leave out: first-fit peers checks big-data journal estimators diagnosis",
     )
     args = parser.parse_args()
     quick = args.quick
@@ -193,6 +214,7 @@ def main() -> int:
     plan = {
         "first-fit": ("First fit of a kernel", lambda: first_fit_rows(2 if quick else 3)),
         "peers": ("Fit overhead beside MLflow and Weights & Biases", lambda: peer_rows(3 if quick else 5)),
+        "checks": ("Pre-training checks", lambda: check_rows(3 if quick else 5)),
         "big-data": ("Big data", lambda: big_data_rows(500_000 if quick else 2_000_000, 1 if quick else 2)),
         "journal": ("Big journals", lambda: journal_rows([1_000, 10_000, 50_000], 5 if quick else 15)),
         "estimators": ("scikit-learn estimators", lambda: estimator_rows(quick)),
