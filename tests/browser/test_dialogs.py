@@ -7,6 +7,8 @@ from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
 
+from .theme import contrast, dark_theme
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DATA = """
@@ -190,6 +192,14 @@ def test_errors_duplicate_and_similar_dialogs_under_shift_enter(notebook, kernel
     nb.shift_enter(2)
     train = waiting("Train anyway", "errors")
     assert "K201 error" in nb.cell_text(2)
+    for part in (dialog.locator(".kepler-badge-error"), dialog.locator(".kepler-dialog-text")):
+        assert contrast(part)["ratio"] >= 4.5, contrast(part)
+    if kernel == CURRENT:  # the theme is the front end's: one kernel is enough
+        with dark_theme(page):
+            for part in (dialog.locator(".kepler-badge-error"), dialog.locator(".kepler-dialog-text")):
+                seen = contrast(part)
+                assert seen["ratio"] >= 4.5 and sum(seen["background"]) < 3 * 128, f"reads in the dark: {seen}"
+            nb.screenshot(artifacts / "dialog-errors-dark.png", dialog)
     train.click()
     assert "Train anyway? -> Train anyway (clicked)" in nb.wait_for_text(2, "epochs trained: 2")
 
@@ -207,6 +217,10 @@ def test_errors_duplicate_and_similar_dialogs_under_shift_enter(notebook, kernel
     show = waiting("Show their curves", "similar")
     names = dialog.locator("table.kepler-dialog-details tbody td:nth-child(2)").all_inner_texts()
     assert names[0] == "first", f"the nearest earlier run first: {names}"
+    edges = dialog.evaluate(
+        "(d) => [d.getBoundingClientRect().right, d.querySelector('table').getBoundingClientRect().right]"
+    )
+    assert edges[1] <= edges[0], f"the table stays inside the dialog: {edges}"
     show.click()
     nb.cell(5).locator(".jp-OutputArea-output .kepler-chart-static svg").wait_for(timeout=60_000)
     waiting("Continue", "similar-curves").click()
