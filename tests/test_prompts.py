@@ -9,7 +9,7 @@ import pytest
 from kepler_nb.presentation import frontend
 from kepler_nb.presentation.dialog import Dialog, dialog_timeout
 from kepler_nb.presentation.prompts import ask, ask_terminal
-from kepler_nb.presentation.questions import Answer, Question, answer_line, validate_answer
+from kepler_nb.presentation.questions import Answer, Question, answer_line, details_text, validate_answer
 
 SIMILAR = Question(
     "3 similar models found. Continue training?",
@@ -32,6 +32,23 @@ def test_a_question_keeps_its_details_as_text_and_lists_its_choices_in_button_or
     assert SIMILAR.columns == ("id", "name", "val_accuracy")
     assert SIMILAR.choices == {"show": "Show their curves", "continue": "Continue", "skip": "Cancel"}
     assert SIMILAR.label("skip") == "Cancel"
+
+
+def test_a_long_detail_wraps_within_its_column_and_no_word_is_lost():
+    differs = "learning rate 0.01 (this run: 0.003); other compile or fit settings; layer 2 Dense: 16 units"
+    question = Question(
+        "1 similar model found.",
+        details=[("1", "earlier", "same model, different hyperparameters", differs, "val_accuracy 0.9062 @4")],
+        columns=("id", "name", "how it relates", "what differs", "best"),
+    )
+    lines = details_text(question).splitlines()[1:]
+    assert max(map(len, lines)) <= 116, lines
+    assert "learning rate 0.01 (this run: 0.003);" in lines[1], "a difference stays whole on its line"
+    assert lines[0].split() == ["id", "name", "how", "it", "relates", "what", "differs", "best"]
+    assert sorted(" ".join(lines[1:]).split()) == sorted(
+        f"1 earlier same model, different hyperparameters {differs} val_accuracy 0.9062 @4".split()
+    )
+    assert lines[1].startswith("  1   earlier  "), "a row's first line holds its first words"
 
 
 def test_a_question_refuses_a_default_that_is_not_an_answer_and_extra_choices_that_redefine_one():

@@ -57,6 +57,9 @@ def test_an_error_looks_different_from_an_info_and_user_text_is_escaped():
     assert ".kepler-summary .kepler-sev-error{--kepler-sev:var(--jp-error-color1," in html, "JupyterLab's colours"
     assert "&lt;b&gt;categorical&lt;/b&gt;" in html and "<b>categorical</b>" not in html
     assert "<details><summary>" in html and "Use softmax." in html.split("</summary>", 1)[1]
+    skipped = FitSummary(skipped=["K502"], notes=["`%kepler tensorboard 1` writes their curves"]).html()
+    assert "<code>%kepler findings</code>" in skipped and "<code>%kepler tensorboard 1</code>" in skipped
+    assert "`" not in skipped, "backticks are for the text form, not shown in the HTML"
 
 
 def test_the_text_form_counts_findings_once_spelt_and_names_repeats_in_one_line():

@@ -8,6 +8,7 @@ a test's scripted answers all fit it, so whoever asks is given one.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -146,15 +147,36 @@ def answer_line(question: Question, answer: Answer) -> str:
     return f"Kepler: {question.text} -> {question.label(answer.choice)} ({answer.why})"
 
 
+DETAILS_CELL_WIDTH = 38  # a long cell wraps within its column: rows stay narrower than a notebook's output
+
+
 def details_text(question: Question) -> str:
-    """The question's table as text lines under its answer line ('' when it has none)."""
+    """The question's table as text lines under its answer line ('' when it has none); a long cell
+    wraps within its column, so a row is not broken across the output's width."""
     if not question.details:
         return ""
     rows = ([question.columns] if question.columns else []) + list(question.details)
-    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
-    return "\n" + "\n".join(
-        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    )
+    wrapped = [[_wrap_cell(str(cell), DETAILS_CELL_WIDTH) for cell in row] for row in rows]
+    widths = [max(len(line) for row in wrapped if i < len(row) for line in row[i]) for i in range(max(map(len, rows)))]
+    lines = []
+    for row in wrapped:
+        for k in range(max(len(cell) for cell in row)):
+            parts = [(cell[k] if k < len(cell) else "").ljust(widths[i]) for i, cell in enumerate(row)]
+            lines.append(("  " + "  ".join(parts)).rstrip())
+    return "\n" + "\n".join(lines)
+
+
+def _wrap_cell(cell: str, width: int) -> list[str]:
+    """``cell`` in lines of at most ``width``, broken after its "; " first: a difference stays whole."""
+    items = cell.split("; ")
+    lines: list[str] = []
+    for n, item in enumerate(items):
+        piece = item + (";" if n < len(items) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    return [short for line in lines for short in (textwrap.wrap(line, width) or [""])]
 
 
 def _text(value: Any) -> str:

@@ -107,9 +107,9 @@ class FitSummary:
     def html(self) -> str:
         """The HTML form: a badge per finding, its fix behind ``<details>``; notes and skipped checks below."""
         items = [_finding_html(f) for f in self.findings + self.training]
-        items += [f"<li>{_escape(note)}</li>" for note in self.notes]
+        items += [f"<li>{_rich(note)}</li>" for note in self.notes]
         body = f"<ul>{''.join(items)}</ul>" if items else ""
-        return f'{CSS}<div class="kepler-summary"><b>{_escape(self.heading())}</b>{body}</div>'
+        return f'{CSS}<div class="kepler-summary"><b>{_rich(self.heading())}</b>{body}</div>'
 
     def bundle(self) -> dict[str, str]:
         """The mimebundle: HTML for notebooks, text for terminals and the saved notebook's text."""
@@ -223,8 +223,8 @@ def _counts(findings: list[Finding]) -> dict[str, int]:
 def _finding_html(finding: Finding) -> str:
     severity = finding.severity if finding.severity in SEVERITY_COLOURS else "other"
     badge = f'<span class="kepler-summary-badge">{_escape(finding.severity)}</span>'
-    head = f"{badge}<b>{_escape(finding.code)}</b> {_escape(finding.name)}: {_escape(finding.message)}"
-    fix = f"→ {_escape(finding.fix)} " if finding.fix else ""
+    head = f"{badge}<b>{_escape(finding.code)}</b> {_escape(finding.name)}: {_rich(finding.message)}"
+    fix = f"→ {_rich(finding.fix)} " if finding.fix else ""
     more = f'<div class="kepler-fix">{fix}(<code>%kepler explain {_escape(finding.code)}</code>)</div>'
     css = f"kepler-sev-{severity}" + (" kepler-error" if finding.severity == "error" else "")
     return f'<li class="{css}"><details><summary>{head}</summary>{more}</details></li>'
@@ -232,3 +232,11 @@ def _finding_html(finding: Finding) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(terminal_safe(str(text)))
+
+
+def _rich(text: str) -> str:
+    """Escaped, with `code` in backticks shown as code (the backticks are for the text form)."""
+    parts = _escape(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: not code spans
+        return "`".join(parts)
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
