@@ -224,5 +224,5 @@ def test_a_person_can_see_the_curves_before_deciding(kepler_home):
         "nearby architecture, same data",
         "layer 1 Dense: 8 units (this run: 16)",
     )
-    assert "curves of experiments 1 " in text
+    assert "curves of experiment 1 " in text
     assert len(history.epoch) == 2

@@ -77,7 +77,7 @@ def test_errors_and_similar_models_are_one_question_with_their_curves_on_offer(k
     assert first.extra_choices == {"show": "Show their curves"} and again.extra_choices == {}
     assert (first.continue_label, first.skip_label, first.kind) == ("Train anyway", "Stop", "error")
     assert first.details[0][3] == "layer 1 Dense: 8 units (this run: 16)"
-    assert "curves of experiments 1 " in text and len(history.epoch) == 2
+    assert "curves of experiment 1 " in text and len(history.epoch) == 2
 
 
 def test_stop_on_the_merged_similar_question_records_why(kepler_home, monkeypatch):

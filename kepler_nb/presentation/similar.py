@@ -311,14 +311,15 @@ def show_curves(
         show("Kepler: no curves were recorded for these experiments.")
         return None
     names = ", ".join(map(str, ids))
+    which = f"experiment{'s' if len(ids) > 1 else ''} {names}"
     if frontend.kernel() is not None:
         from IPython.display import display
 
         # The charts the live view draws, inline, in the theme's colours (a PNG would be a white block).
         drawn = charts.comparison_charts(runs)
         legend = charts.run_legend([label for label, _ in runs])
-        display(charts.picture_bundle(drawn, legend, f"[curves of experiments {names}]"), raw=True)
-        show(f"Kepler: the curves of experiments {names} (solid: training; dashed: validation).")
+        display(charts.picture_bundle(drawn, legend, f"[curves of {which}]"), raw=True)
+        show(f"Kepler: the curves of {which} are drawn below (solid: training; dashed: validation).")
         return fig
     # A terminal or a script shows no picture: the curves as text, and the picture saved beside the journal.
     path = Path(journal.home) / "artifacts" / f"curves-{'-'.join(map(str, ids))}.png"
@@ -328,7 +329,7 @@ def show_curves(
         saved = f"the picture: {path}"
     except OSError as error:
         saved = f"the picture could not be saved: {error.strerror or error}"
-    show(f"Kepler: the curves of experiments {names} as text ({saved})\n" + text_chart(runs))
+    show(f"Kepler: the curves of {which} as text ({saved})\n" + text_chart(runs))
     return fig
 
 
