@@ -61,7 +61,8 @@ function drawChart(chart) {
   return box;
 }
 
-// Under the pointer: a guide at the nearest epoch and every curve's value there.
+// Under the pointer (mouse, pen or touch), or moved with the arrow keys once the chart has focus:
+// a guide at an epoch and every curve's value there.
 function addHover(box, svg, chart) {
   const xs = chart.epoch_x || [];
   if (!xs.length) return;
@@ -71,23 +72,22 @@ function addHover(box, svg, chart) {
   const tip = document.createElement("div");
   tip.className = "kepler-tooltip";
   tip.hidden = true;
+  tip.setAttribute("role", "status"); // read out as the keys move it
   box.append(tip);
+  let shown = -1;
   const hide = () => {
     tip.hidden = true;
     guide.setAttribute("visibility", "hidden");
+    shown = -1;
   };
-  svg.addEventListener("mouseleave", hide);
-  svg.addEventListener("mousemove", (event) => {
-    const rect = svg.getBoundingClientRect();
-    const x = ((event.clientX - rect.left) * chart.width) / (rect.width || chart.width);
-    let i = 0;
-    for (let j = 1; j < xs.length; j++) if (Math.abs(xs[j] - x) < Math.abs(xs[i] - x)) i = j;
+  const showAt = (i) => {
     const rows = [];
     for (const line of [...(chart.lines || []), ...(chart.behind || [])]) {
       const value = (line.values || [])[i];
       if (value !== undefined && value !== null) rows.push([line.color, line.label, value]);
     }
     if (!rows.length) return hide();
+    shown = i;
     guide.setAttribute("x1", xs[i]);
     guide.setAttribute("x2", xs[i]);
     guide.setAttribute("visibility", "visible");
@@ -105,9 +105,32 @@ function addHover(box, svg, chart) {
       tip.append(row);
     }
     tip.hidden = false;
-    const left = (xs[i] / chart.width) * rect.width;
-    tip.style.left = left > rect.width / 2 ? "" : left + 8 + "px";
-    tip.style.right = left > rect.width / 2 ? rect.width - left + 8 + "px" : "";
+    const width = svg.getBoundingClientRect().width || chart.width;
+    const left = (xs[i] / chart.width) * width;
+    tip.style.left = left > width / 2 ? "" : left + 8 + "px";
+    tip.style.right = left > width / 2 ? width - left + 8 + "px" : "";
+  };
+  const lines = [...(chart.lines || []), ...(chart.behind || [])];
+  const last = Math.max(0, ...lines.map((line) => (line.values || []).length - 1)); // the newest epoch drawn
+  svg.setAttribute("tabindex", "0");
+  svg.addEventListener("pointerleave", () => {
+    if (document.activeElement !== svg) hide();
+  });
+  svg.addEventListener("pointermove", (event) => {
+    const rect = svg.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) * chart.width) / (rect.width || chart.width);
+    let i = 0;
+    for (let j = 1; j < xs.length; j++) if (Math.abs(xs[j] - x) < Math.abs(xs[i] - x)) i = j;
+    showAt(i);
+  });
+  svg.addEventListener("focus", () => showAt(shown >= 0 ? shown : last));
+  svg.addEventListener("blur", hide);
+  svg.addEventListener("keydown", (event) => {
+    const step = { ArrowLeft: -1, ArrowRight: 1, Home: -xs.length, End: xs.length }[event.key];
+    if (step === undefined) return;
+    event.preventDefault(); // the notebook's own keys stay with the notebook otherwise
+    event.stopPropagation();
+    showAt(Math.min(last, Math.max(0, (shown >= 0 ? shown : last) + step)));
   });
 }
 

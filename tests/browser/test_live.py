@@ -104,6 +104,12 @@ def test_live_view_draws_curves_per_epoch_with_earlier_runs_behind(notebook, ker
     shown = tip.inner_text()
     assert "epoch" in shown and "val_loss" in shown and "#1 earlier loss" in shown, shown
     assert frame and live.locator("line.kepler-guide[visibility=visible]").count() == 1
+    # Without a mouse: the chart takes focus (Tab), the arrow keys move the guide from epoch to epoch.
+    loss.focus()
+    loss.press("ArrowLeft")
+    assert tip.inner_text().startswith("epoch 1"), tip.inner_text()
+    loss.press("End")
+    assert tip.inner_text().startswith("epoch 3"), tip.inner_text()  # the epochs drawn so far
     nb.screenshot(artifacts / f"live-view-training-{kernel}.png", live)
 
     flag.write_text("seen")
