@@ -73,9 +73,23 @@ def test_a_model_fitted_again_says_whose_training_it_continues(executed):
     text = text_of(executed.cells[2])
     steps = 2 * 6  # 2 epochs of 180 training rows in batches of 32
     assert f"continues training experiment 1's model: its optimizer has already taken {steps} steps" in text
-    assert f"this run continues training one: its optimizer has already taken {steps} steps" in text  # the table
+    differs = " ".join(table_column(text, "what differs", "best").split())  # its cells wrap within the column
+    assert f"this run continues training one: its optimizer has already taken {steps} steps" in differs
     assert "other compile or fit settings" not in text
     assert "Kepler: experiment 2 finished: 2/2 epochs in " in text
+
+
+def table_column(text: str, name: str, next_name: str) -> str:
+    """The text of one column of the similar-models table, every wrapped line of its cells."""
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if name in line and next_name in line)
+    start, end = lines[head].index(name), lines[head].index(next_name)
+    rows = []
+    for line in lines[head + 1 :]:
+        if not line.startswith("  "):  # the table's lines are indented; Kepler's next line is not
+            break
+        rows.append(line[start:end])
+    return " ".join(rows)
 
 
 def test_a_loop_names_repeated_findings_in_one_line_and_ends_each_run(executed):
