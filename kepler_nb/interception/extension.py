@@ -47,15 +47,17 @@ def warm_up() -> threading.Thread:
 
 def _import_soon() -> None:
     try:
+        from .journals import warm_shared_journal
+
+        # First: it needs no module the user's next cell may be importing (numpy, keras), so it never
+        # waits for one, and it is the most work.
+        warm_shared_journal()  # read and indexed for the lookup before the first fit
+
         import anywidget  # noqa: F401 - the live view's widget base
 
         from ..checks.catalogue import all_checks
 
         all_checks()  # every check module imported, the catalogue read
-
-        from .journals import warm_shared_journal
-
-        warm_shared_journal()  # read and indexed for the lookup before the first fit
 
         if "keras" in sys.modules:
             from ..presentation import live  # noqa: F401
