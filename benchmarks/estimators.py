@@ -117,6 +117,7 @@ def measure(repeats: int, quick: bool = False) -> tuple[float, list[dict]]:
         import mlflow.sklearn
 
         mlflow.set_tracking_uri("sqlite:///" + os.path.join(folder, "mlflow.db"))
+        mlflow.set_experiment("kepler-sklearn-bench")  # of this store (not one an earlier benchmark set)
     except ImportError:
         mlflow = None
     routing = statistics.median(routing_only() for _ in range(5))

@@ -2,6 +2,7 @@
 
     python benchmarks/run_all.py            # the full table (about 15 minutes on 2 busy cores)
     python benchmarks/run_all.py --quick    # fewer rounds, smaller big data (about 6 minutes)
+    python benchmarks/run_all.py --only journal estimators   # those sections again, the others kept
 
 Rows: the first fit of a fresh kernel (plain, Kepler, MLflow's Keras autolog,
 W&B offline; and Kepler's again with 50,000 experiments in the journal); the
@@ -19,9 +20,11 @@ come from ``scripts/bench.sh``'s own environment (``.venv-bench``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -188,6 +191,24 @@ def estimator_rows(quick: bool) -> list[Row]:
     return estimators.rows(quick=quick)
 
 
+SECTIONS = ("first-fit", "peers", "checks", "big-data", "journal", "estimators", "diagnosis")
+
+
+def run_section(key: str, title: str, quick: bool) -> list[Row]:
+    """One section in a fresh process: what one section imported, built or left in memory (TensorFlow,
+    MLflow's state, a journal of 50,000 records) must not weigh on the next one's figures."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--section", key] + (["--quick"] if quick else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        try:
+            return [tuple(row) for row in json.loads(lines[-1])]
+        except ValueError:
+            pass
+    why = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+    return [(title, "", f"failed (exit {done.returncode}): {why}", "**failed**")]
+
+
 # -- the table --------------------------------------------------------------------------
 def table(sections: dict[str, list[Row]]) -> str:
     lines = []
@@ -208,6 +229,10 @@ def main() -> int:
         default=[],
         help="sections to leave out: first-fit peers checks big-data journal estimators diagnosis",
     )
+    parser.add_argument(
+        "--only", nargs="*", choices=SECTIONS, help="measure these sections again, keeping the others in --output"
+    )
+    parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     quick = args.quick
     started = time.perf_counter()
@@ -237,15 +262,27 @@ def main() -> int:
         args.output.write_text(text, encoding="utf-8")  # after every section: a stopped run keeps what it measured
         return text
 
-    for key, (title, run) in plan.items():
+    if args.section:  # one section, in this fresh process: its rows as JSON on the last line
+        print(json.dumps(plan[args.section][1]()))
+        return 0
+    if args.only:
+        for key in args.only:
+            title = plan[key][0]
+            print(f"{title} ...", flush=True)
+            rows = run_section(key, title, quick)
+            load = os.getloadavg()[0]
+            intro = (
+                f"Measured again alone: `python benchmarks/run_all.py --only {key}{' --quick' if quick else ''}`, "
+                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load:.1f} at the end."
+            )
+            journal_bench.write_section(args.output, title, intro, rows)
+        return 0
+    for key, (title, _run) in plan.items():
         if key in args.skip:
             continue
         t0 = time.perf_counter()
         print(f"{title} ...", flush=True)
-        try:
-            sections[title] = run()
-        except Exception as error:  # noqa: BLE001 - one failed section is reported, the others still run
-            sections[title] = [(title, "", f"failed: {type(error).__name__}: {str(error)[:300]}", "**failed**")]
+        sections[title] = run_section(key, title, quick)
         print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
         text = write()
     print(text)

@@ -101,5 +101,14 @@ def test_list_shows_the_newest_screenful_and_says_how_to_see_the_rest(tmp_path):
     assert len(json.loads(kepler("list", "--json", "--limit", "5", home=tmp_path).stdout)) == 5
     few = kepler("list", "--all", home=tmp_path)
     assert few.stderr == ""
+    matches = kepler("search", "project = p", home=tmp_path)  # 31 matches: all shown
+    assert len(matches.stdout.splitlines()) == total // 2 + 1 and matches.stderr == ""
+    everything = kepler("search", "status = finished", home=tmp_path)
+    assert len(everything.stdout.splitlines()) == LIST_NEWEST + 1
+    assert everything.stdout.splitlines()[-1].split()[0] == str(total)  # the newest
+    assert f"The newest {LIST_NEWEST} of {total} matches" in everything.stderr
+    ordered = kepler("search", "status = finished sort id desc", home=tmp_path).stdout.splitlines()
+    assert ordered[1].split()[0] == str(total) and len(ordered) == LIST_NEWEST + 1  # the first of the order
+    assert len(kepler("search", "status = finished", "--all", home=tmp_path).stdout.splitlines()) == total + 1
     refused = kepler("list", "--limit", "0", home=tmp_path)
     assert refused.returncode == 2 and "1 or more" in refused.stderr

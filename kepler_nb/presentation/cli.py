@@ -42,7 +42,8 @@ def build_parser(prog: str = "kepler") -> argparse.ArgumentParser:
         "end with sort FIELD [asc|desc] and limit N.",
     )
     search.add_argument("query", nargs="+", help="The query; quote it in a shell: 'val_accuracy > 0.9'.")
-    search.add_argument("--json", action="store_true")
+    search.add_argument("--json", action="store_true", help="Print JSON instead of a table (every match).")
+    search.add_argument("--all", "-a", action="store_true", help=f"Every match in the table, not only {LIST_NEWEST}.")
     commands.add_parser("checks", help="List every check Kepler runs.")
     explain_parser = commands.add_parser("explain", help="Explain one check, e.g. `kepler explain K303`.")
     explain_parser.add_argument("code")
@@ -172,7 +173,16 @@ def _search(args: argparse.Namespace) -> int:
     query = parse(" ".join(args.query))  # a malformed query: its error says where
     journal = Journal(args.home)
     found = journal.search(query)
-    _out(to_json(found) if args.json else format_table(found) if found else "No experiment matches.")
+    shown = found
+    if not args.json and not args.all and query.limit is None and len(found) > LIST_NEWEST:
+        # A screenful, as `kepler list` prints: the first of the query's order, else the newest.
+        shown = found[:LIST_NEWEST] if query.sort else found[-LIST_NEWEST:]
+        which = "first" if query.sort else "newest"
+        _err(
+            f"The {which} {LIST_NEWEST} of {len(found):,} matches; `{args.prog} search ... --all` lists every one, "
+            "`limit N` in the query the first N."
+        )
+    _out(to_json(found) if args.json else format_table(shown) if found else "No experiment matches.")
     if not found:
         unknown = query.unknown_fields(journal.experiments())
         if unknown:
