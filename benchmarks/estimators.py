@@ -146,9 +146,9 @@ def rows(quick: bool = False) -> list[tuple[str, str, str, str]]:
     for row in results:
         p, k, m = row["plain"], row["kepler"], row.get("mlflow")
         added = (k[1] - p[1]) * 1000
-        text = f"plain {p[0]:.3f} s; Kepler +{(k[0] - p[0]) * 1000:.0f} ms (CPU +{added:.0f} ms)"
+        text = f"plain {p[0]:.3f} s; Kepler {(k[0] - p[0]) * 1000:+.0f} ms (CPU {added:+.0f} ms)"
         if m:
-            text += f"; MLflow autolog +{(m[0] - p[0]) * 1000:.0f} ms (CPU +{(m[1] - p[1]) * 1000:.0f} ms)"
+            text += f"; MLflow autolog {(m[0] - p[0]) * 1000:+.0f} ms (CPU {(m[1] - p[1]) * 1000:+.0f} ms)"
         out.append((row["workload"], "<= 50 ms added per fit", text, "met" if added <= 50 else "**not met**"))
     return out
 
