@@ -185,6 +185,16 @@ def measure(repeats: int, source: Path = ROOT, journal: Path | None = None, peer
     }
 
 
+def build_journal(folder: Path, n: int) -> Path:
+    """A journal folder of ``n`` experiments under ``folder`` (``benchmarks/similarity.py``), snapshot taken."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import similarity
+
+    home = folder / "home"
+    similarity.build_journal(home, n).experiments()  # its first read takes the snapshot, as in use
+    return home
+
+
 def profile() -> str:
     with tempfile.TemporaryDirectory(prefix="kepler-first-fit-") as home:
         return run_kernel(True, home, profile=True)["profile"]
@@ -202,13 +212,7 @@ def main() -> None:
         print(profile())
         return
     with tempfile.TemporaryDirectory(prefix="kepler-first-fit-journal-") as built:
-        journal = None
-        if args.journal:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            import similarity
-
-            journal = Path(built) / "home"
-            similarity.build_journal(journal, args.journal).experiments()  # its snapshot taken, as in use
+        journal = build_journal(Path(built), args.journal) if args.journal else None
         r = measure(args.repeats, args.source, journal, peers=args.peers)
     where = f"{args.journal:,} experiments in the journal" if args.journal else "an empty journal"
     print("| first fit, fresh kernel | plain | under Kepler | added (median) | added CPU | %load_ext kepler |")

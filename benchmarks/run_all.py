@@ -102,17 +102,14 @@ PEER_NAMES = {"mlflow": "MLflow's Keras autolog", "wandb": "Weights & Biases (of
 
 
 def _built_journal(n: int) -> Path:
-    """A journal of ``n`` experiments (benchmarks/similarity.py), built once per run in a folder kept to the end."""
+    """A journal of ``n`` experiments, built once per run in a folder removed at the end."""
     import atexit
     import shutil
     import tempfile
 
-    import similarity
-
     folder = Path(tempfile.mkdtemp(prefix="kepler-bench-journal-"))
     atexit.register(shutil.rmtree, folder, True)
-    similarity.build_journal(folder / "home", n).experiments()  # its snapshot taken, as in use
-    return folder / "home"
+    return first_fit.build_journal(folder, n)
 
 
 def peer_rows(repeats: int) -> list[Row]:

@@ -96,6 +96,14 @@ def buckets_of(doc: dict[str, Any]) -> tuple[Any, ...]:
             return (("arch", arch), ("sig", signature)) if signature else (("arch", arch),)
         problem = ("problem", tuple(shape), classes)
         return (("arch", arch), ("sig", signature), problem) if signature else (("arch", arch), problem)
+    return general_buckets(doc)
+
+
+def general_buckets(doc: dict[str, Any]) -> tuple[Any, ...]:
+    """:func:`buckets_of` for any values: lists compared as tuples; unhashable ones put a record in every bucket."""
+    arch = doc.get("arch_signature")
+    if not arch:
+        return ()
     try:
         buckets = [_key("arch", arch)]
         if doc.get("signature"):

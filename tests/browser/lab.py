@@ -35,6 +35,17 @@ SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 # The text a cell's outputs show, read from the notebook model (every output, rendered or not).
+# A notebook cell defining ``softmax_model(units)``: a healthy classifier of 8 inputs, seeded, for the dialogs'
+# tests (variants differ by ``units``; the similar-models question compares them).
+SOFTMAX_MODEL = """
+def softmax_model(units):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+KERNEL_STATUS_JS = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
 CELL_TEXT_JS = """(i) => {
     const nb = window.jupyterapp.shell.currentWidget.content;
     const text = (v) => Array.isArray(v) ? v.join('') : (v || '');
@@ -191,7 +202,7 @@ class NotebookPage:
 
     def kernel_status(self) -> str:
         """What JupyterLab's kernel object says (``"busy"``, ``"idle"``), as other extensions read it."""
-        return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status")
+        return self.page.evaluate(KERNEL_STATUS_JS)
 
     def status_bar(self) -> str:
         """What JupyterLab's status bar says about the kernel (``"Python 3 (ipykernel) | Busy"``)."""

@@ -7,6 +7,7 @@ from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
 
+from .lab import SOFTMAX_MODEL
 from .theme import contrast, dark_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -138,17 +139,7 @@ def test_duplicate_dialog_run_again_and_skip(notebook, artifacts):
     assert runs[2].get("epochs_done") == 0
 
 
-SHIFT_SETUP = (
-    SIGMOID
-    + """
-def softmax_model(units):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(units, activation="relu"),
-                              keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-"""
-)
+SHIFT_SETUP = SIGMOID + SOFTMAX_MODEL
 
 
 def softmax_fit(name: str, units: int, option: str = "") -> str:

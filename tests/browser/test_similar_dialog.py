@@ -7,37 +7,30 @@ from ipykernels import CURRENT, OLD
 
 from kepler_nb.journal.journal import Journal
 
+from .lab import KERNEL_STATUS_JS, SOFTMAX_MODEL
 from .theme import contrast, dark_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SETUP = """
+SETUP = (
+    """
 import os, time, numpy as np, keras
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 8)).astype("float32")
 labels = (x[:, 0] > 0).astype("int64")
-def softmax_model(units):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(units, activation="relu"),
-                              keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+"""
+    + SOFTMAX_MODEL
+    + """
 slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: time.sleep(0.25))
 import ipykernel
 print("ipykernel", ipykernel.__version__)
 """
+)
 FIRST = """%%kepler_fit --project similar --name first --answer continue
 softmax_model(8).fit(x, labels, epochs=3, validation_split=0.25, verbose=0)"""
 SECOND = """%%kepler_fit --project similar --name second
 h = softmax_model(12).fit(x, labels, epochs=16, validation_split=0.25, verbose=0, callbacks=[slow])
 print('epochs trained:', len(h.epoch))"""
-
-KERNEL_STATUS = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-
-
-def status_bar(page) -> str:
-    """What JupyterLab's status bar says about the kernel ("Python 3 (ipykernel) | Busy")."""
-    return page.locator(".jp-StatusBar-Item", has_text="|").first.inner_text()
 
 
 @pytest.mark.parametrize("kernel", [CURRENT, OLD])
@@ -63,8 +56,8 @@ def test_similar_dialog_draws_its_table_shows_their_curves_and_keeps_the_kernel_
         "the similar table is shown once, in the dialog, not printed as text first"
     )
     page.wait_for_timeout(1500)  # the dialog's messages have been handled by now
-    assert page.evaluate(KERNEL_STATUS) == "busy", "the kernel reads busy while the dialog waits"
-    assert "Busy" in status_bar(page)
+    assert nb.kernel_status() == "busy", "the kernel reads busy while the dialog waits"
+    assert "Busy" in nb.status_bar()
     assert nb.execution_count(4) is None, "the next cell ran before the answer"
     nb.screenshot(artifacts / f"dialog-similar-waiting-{kernel}.png", dialog)
 
@@ -92,12 +85,12 @@ def test_similar_dialog_draws_its_table_shows_their_curves_and_keeps_the_kernel_
         "() => /^epoch [2-9]/.test(document.querySelector('.kepler-live-progress')?.textContent || '')",
         timeout=60_000,
     )
-    assert page.evaluate(KERNEL_STATUS) == "busy", "the kernel reads busy while the cell trains"
-    assert "Busy" in status_bar(page)
+    assert nb.kernel_status() == "busy", "the kernel reads busy while the cell trains"
+    assert "Busy" in nb.status_bar()
     shown = nb.wait_for_text(3, "epochs trained: 16")
     assert "Show their curves (clicked)" in shown and "Continue training? -> Continue (clicked)" in shown
     nb.wait_for_text(4, "after the fit")
-    page.wait_for_function(f"() => ({KERNEL_STATUS})() === 'idle'", timeout=30_000)
+    page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'", timeout=30_000)
     assert not errors, errors
 
     runs = Journal(home).experiments(project="similar")
