@@ -110,7 +110,7 @@ def run_child(rows: int, kepler: bool, profile: bool = False, warm: bool = True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     if profile:
-        print(done.stderr[-12000:])
+        print(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -1,14 +1,20 @@
 """Content fingerprints and statistics of training data.
 
-A fingerprint hashes every byte of every array (with its shape and dtype),
-so two data sets differing in one value differ; unlike a digest of the first
-few thousand values, it can't confuse two image sets that share a prefix.
-SHA-256 reads about 2 GB/s here: 0.1 s for 60,000 x 784 float32.
+A fingerprint reads every byte of every array (with its shape and dtype), so
+two data sets differing in one value differ; unlike a digest of the first few
+thousand values, it can't confuse two image sets that share a prefix. Each
+MiB of an array's bytes is summed up by its CRC-32 and the CRC-32s, shapes
+and dtypes by SHA-256: a change anywhere changes the fingerprint unless it
+leaves its block's CRC-32 as it was, which never happens to a change within
+32 consecutive bits (one value of float32 or smaller) and happens to one
+other change in 4 billion. zlib's CRC-32 reads about 6 GB/s here, four
+times SHA-256's speed: 0.13 s for 2,000,000 x 100 float32.
 """
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
 # Float targets with at most this many distinct integer values are class labels.
 MAX_CLASSES = 1000
 HASH_CHUNK_BYTES = 8 << 20  # non-contiguous arrays are hashed this much at a time
+BLOCK_BYTES = 1 << 20  # each block of this many bytes of an array is summed up by its CRC-32
 _hashing: ThreadPoolExecutor | None = None
 
 
@@ -27,34 +34,70 @@ def fingerprint(view: DataView) -> str | None:
     """A short hex digest of the view's content (of its sample, when sampled)."""
     if view.problem:
         return None
-    digest = hashlib.sha256()
+    digest = _BlockDigest()
     for group in (view.inputs, view.targets):
         for name in sorted(group):
             _hash_array(digest, name, group[name])
     if not view.complete:
-        digest.update(f"sample:{view.note}".encode())
+        digest.text(f"sample:{view.note}")
     return digest.hexdigest()[:16]
 
 
-def _hash_array(digest: Any, name: str, array: Any) -> None:
+class _BlockDigest:
+    """SHA-256 of the text given and of the CRC-32 of each ``BLOCK_BYTES`` of the bytes given.
+
+    The blocks are counted over the bytes however they come, so an array
+    copied a few rows at a time gets the fingerprint of the whole.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._crc = 0
+        self._filled = 0
+
+    def text(self, text: str) -> None:
+        self._end_block()
+        self._sha.update(text.encode())
+
+    def bytes(self, data: memoryview) -> None:
+        at = 0
+        while at < len(data):
+            take = min(BLOCK_BYTES - self._filled, len(data) - at)
+            self._crc = zlib.crc32(data[at : at + take], self._crc)  # lets go of the GIL meanwhile
+            self._filled += take
+            at += take
+            if self._filled == BLOCK_BYTES:
+                self._end_block()
+
+    def hexdigest(self) -> str:
+        self._end_block()
+        return self._sha.hexdigest()
+
+    def _end_block(self) -> None:
+        if self._filled:
+            self._sha.update(self._crc.to_bytes(4, "little"))
+            self._crc = self._filled = 0
+
+
+def _hash_array(digest: _BlockDigest, name: str, array: Any) -> None:
     if hasattr(array, "tocsr"):  # scipy.sparse: its canonical CSR parts
         csr = array.tocsr()
         csr.sum_duplicates()
-        digest.update(f"{name}:sparse:{csr.shape}".encode())
+        digest.text(f"{name}:sparse:{csr.shape}")
         for part in (csr.data, csr.indices, csr.indptr):
             _hash_array(digest, name, part)
         return
     array = np.asarray(array)
-    digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+    digest.text(f"{name}:{array.dtype.str}:{array.shape}")
     if array.dtype == object:
-        digest.update(repr(array.tolist()).encode())
+        digest.text(repr(array.tolist()))
     elif array.flags.c_contiguous:
-        digest.update(memoryview(array).cast("B"))  # no copy; hashlib lets go of the GIL meanwhile
+        digest.bytes(memoryview(array).cast("B"))  # no copy
     else:
         # The same bytes as the whole C-ordered array, a few megabytes of it copied at a time.
         step = max(1, HASH_CHUNK_BYTES // max(1, array[:1].nbytes)) if array.ndim else 1
         for start in range(0, len(array) if array.ndim else 1, step):
-            digest.update(
+            digest.bytes(
                 memoryview(np.ascontiguousarray(array[start : start + step] if array.ndim else array)).cast("B")
             )
 
@@ -62,9 +105,8 @@ def _hash_array(digest: Any, name: str, array: Any) -> None:
 def fingerprint_soon(view: DataView | None) -> Future[str | None]:
     """``fingerprint(view)`` on a background thread.
 
-    Hashing releases the GIL, so with a second core it runs beside the
-    pre-training checks instead of after them: on 2,000,000 x 100 float32
-    that is most of a second taken out of the wait before training.
+    Hashing lets go of the GIL, so with a second core it runs beside the
+    pre-training checks instead of after them.
     """
     global _hashing
     if _hashing is None:
