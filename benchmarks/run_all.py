@@ -126,9 +126,9 @@ def peer_rows(repeats: int) -> list[Row]:
             rows.append(
                 (
                     f"{workload} ({spec['rows']:,} x 64, {spec['epochs']} epochs, batch {spec['batch_size']}): "
-                    f"{name} (plain {plain:.2f} s, {repeats} interleaved rounds)",
+                    f"{name} (plain {plain:.2f} s, {r['rounds']} interleaved rounds)",
                     target,
-                    f"{r['ratio']:.2f}x ({r['seconds']:.2f} s)",
+                    f"{r['ratio']:.2f}x ({r['seconds']:.2f} s); CPU {r['cpu_ratio']:.2f}x",
                     verdict(r["ratio"] <= peers.TARGET_RATIO) if name == "kepler" else "",
                 )
             )
