@@ -116,3 +116,23 @@ def test_moments_far_from_zero_keep_their_precision(dtype):
     s = array_stats("x", x)
     f = x.astype(np.float64)
     assert np.allclose(s.mean, f.mean(axis=0), rtol=1e-9) and np.allclose(s.std, f.std(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (np.random.default_rng(0).integers(0, 10, 900), np.random.default_rng(1).integers(0, 10, 100)),
+        (np.arange(-3, 3).repeat(5).astype(np.int8), np.array([-3, 7], dtype=np.int8)),  # a class only in b
+        (np.array([[2], [2], [5]], dtype=np.uint64), np.array([[5], [9]], dtype=np.uint64)),
+    ],
+)
+def test_integer_class_counts_of_two_parts_are_those_of_the_joined_labels(a, b):
+    from kepler_nb.checks.setup import _integer_class_counts
+
+    counted = _integer_class_counts(a, b, "sparse_categorical_crossentropy")
+    ids, names = class_ids(np.concatenate([a, b]), "sparse_categorical_crossentropy")
+    k = len(names)
+    assert counted is not None and counted[2] == names
+    assert np.array_equal(counted[0], np.bincount(ids[: len(a)], minlength=k))
+    assert np.array_equal(counted[1], np.bincount(ids[len(a) :], minlength=k))
+    assert _integer_class_counts(a, b, "mean_squared_error") is None

@@ -225,11 +225,22 @@ def row_keys(parts: list[ArrayStats]) -> tuple[np.ndarray, np.ndarray]:
     """A uint64 key per row over several arrays, and which rows are hashable (no NaN/Inf).
 
     Rows that are not hashable get keys of their own, so they never match.
+    The keys of one array whose rows are all hashable are its hashes, seen
+    as integers: on millions of rows, a new array costs more to allocate here
+    than to fill.
     """
-    h = parts[0].hashes + 0.0  # a copy of its own; + 0.0 turns -0.0 into 0.0
-    for part in parts[1:]:
-        h += part.hashes
-    ok = np.isfinite(h)
+    if len(parts) == 1:
+        h = parts[0].hashes
+        np.add(h, 0.0, out=h)  # -0.0 becomes 0.0: equal rows, equal bits
+        ok = np.isfinite(h)
+        if ok.all():
+            return h.view(np.uint64), ok
+        h = h.copy()
+    else:
+        h = parts[0].hashes + 0.0  # a copy of its own
+        for part in parts[1:]:
+            h += part.hashes
+        ok = np.isfinite(h)
     keys = h.view(np.uint64)  # h is this function's own: no second copy
     keys[~ok] = np.iinfo(np.uint64).max - np.arange((~ok).sum(), dtype=np.uint64)
     return keys, ok

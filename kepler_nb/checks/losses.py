@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit.fingerprint import integer_counts
 from .heads import snake_case
 
 if TYPE_CHECKING:
@@ -122,7 +123,9 @@ def label_encoding(y: Any) -> Labels:
     columns = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
         flat = y.reshape(-1)
-        if np.issubdtype(flat.dtype, np.integer) or flat.dtype == bool:
+        if np.issubdtype(flat.dtype, np.integer):
+            return Labels("integer", 1, integer_counts(flat)[0])
+        if flat.dtype == bool:
             return Labels("integer", 1, np.unique(flat))
         if np.isfinite(flat).all() and (flat == np.round(flat)).all():
             values = np.unique(flat)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..fit import keras_internals, tf_internals
 from .layers import BATCHNORM_TYPES, flat_layers, is_a
-from .losses import canonical_loss
+from .losses import REGRESSION_LOSSES, canonical_loss
 from .registry import Report, Skip, check
 from .targets import chi2_homogeneity, class_ids, ks_2samp, label_runs, numeric_targets
 
@@ -568,12 +568,33 @@ def _joined_ids(y_train: Any, y_val: Any, loss: str | None) -> tuple[np.ndarray,
     a, b = np.asarray(y_train), np.asarray(y_val)
     if a.ndim != b.ndim or a.shape[1:] != b.shape[1:]:
         return None
+    counted = _integer_class_counts(a, b, loss)
+    if counted is not None:
+        return counted
     both = class_ids(np.concatenate([a, b]), loss)
     if both is None:
         return None
     ids, names = both
     k = len(names)
     return np.bincount(ids[: len(a)], minlength=k), np.bincount(ids[len(a) :], minlength=k), names
+
+
+def _integer_class_counts(
+    a: np.ndarray, b: np.ndarray, loss: str | None
+) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """What :func:`_joined_ids` gives, for integer labels in a small range: counted, without joining them."""
+    a, b = (y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y for y in (a, b))
+    if a.ndim != 1 or a.dtype.kind not in "iu" or b.dtype.kind not in "iu" or not len(a) or not len(b):
+        return None
+    if loss in REGRESSION_LOSSES:
+        return None
+    low, high = min(int(a.min()), int(b.min())), max(int(a.max()), int(b.max()))
+    if high - low > max(1 << 16, 2 * (len(a) + len(b))):
+        return None
+    k = high - low + 1
+    counts = [np.bincount((y - low if low else y).astype(np.intp, copy=False), minlength=k) for y in (a, b)]
+    present = np.flatnonzero(counts[0] + counts[1])
+    return counts[0][present], counts[1][present], [str(v + low) for v in present]
 
 
 def _class_shift(train: np.ndarray, val: np.ndarray, names: list[str], where: str, reference: str) -> Report | None:

@@ -162,7 +162,7 @@ def class_counts(y: Any) -> dict[str, int] | None:
     if y.ndim != 1 or not y.size:
         return None
     if np.issubdtype(y.dtype, np.integer):
-        values, counts = _integer_counts(y)
+        values, counts = integer_counts(y)
     elif y.dtype == bool:
         values, counts = np.unique(y, return_counts=True)
     elif np.issubdtype(y.dtype, np.floating):
@@ -179,7 +179,7 @@ def class_counts(y: Any) -> dict[str, int] | None:
     return {str(v): int(c) for v, c in zip(values, counts)}
 
 
-def _integer_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def integer_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(y, return_counts=True)`` for integer labels; counting, not sorting, when their range is small."""
     low, high = int(y.min()), int(y.max())
     if high - low > max(1 << 16, 2 * len(y)):
