@@ -420,7 +420,7 @@ def test_a_write_compares_only_the_documents_it_reached(path, monkeypatch):
     original = storage.JournalStorage._changed_lines
 
     def spy(self, data, touched=None):
-        compared.append(touched)
+        compared.append({name: set(ids) for name, ids in touched.items()})  # id -> what it was before
         return original(self, data, touched)
 
     monkeypatch.setattr(storage.JournalStorage, "_changed_lines", spy)

@@ -136,31 +136,49 @@ class JournalCorruptWarning(UserWarning):
 class JournalTable(Table):
     """A TinyDB table whose writes cost what they change, not the size of the table.
 
-    TinyDB's own ``_update_table`` turns every document id into an int and
-    back on each write: with thousands of records, most of a write. This one
-    hands the update a view that converts only the ids it touches. New ids
-    come from the storage's highest id ever written to the table, not from
-    the documents left in it: an id is never handed out twice, even after a
-    deletion or a recovery that lost the last records.
+    TinyDB's own ``_update_table`` copies the whole table on each write (and
+    turns every document id into an int and back): with tens of thousands of
+    records, most of a write. This one changes the storage's table dict in
+    place when no reader was lent it (:meth:`JournalStorage.table_for_update`;
+    otherwise a copy, once), through a view that converts only the ids it
+    touches and notes what each of them held before. A lookup by id doesn't
+    lend the table either. New ids come from the storage's highest id ever
+    written to the table, not from the documents left in it: an id is never
+    handed out twice, even after a deletion or a recovery that lost the last
+    records.
     """
 
     def _update_table(self, updater: Callable[[Any], None]) -> None:
-        tables = self._storage.read() or {}
-        raw = dict(tables.get(self.name, {}))  # a new table dict: write() sees what changed
-        view = _IntKeyed(raw)
-        updater(view)
-        tables[self.name] = raw
-        if isinstance(self._storage, JournalStorage) and view.touched is not None:
+        storage = self._storage
+        if not isinstance(storage, JournalStorage):
+            tables = storage.read() or {}
+            raw = dict(tables.get(self.name, {}))
+            updater(_IntKeyed(raw))
+            tables[self.name] = raw
+            storage.write(tables)
+            self.clear_cache()
+            return
+        with storage.mutex:  # no reader gets the table while it changes
+            tables, raw = storage.table_for_update(self.name)
+            view = _IntKeyed(raw)
+            try:
+                updater(view)
+            except BaseException:
+                storage.forget()  # the table may be half changed: the next read reloads it from the file
+                raise
             # Only the documents the update reached can have changed: write() need not compare the rest.
-            self._storage.write(tables, touched={self.name: view.touched})
-        else:
-            self._storage.write(tables)
+            storage.write(tables, touched={self.name: view.before})
         self.clear_cache()
+
+    def get(self, cond=None, doc_id=None, doc_ids=None):
+        if doc_id is not None and isinstance(self._storage, JournalStorage):
+            raw = self._storage.document(self.name, str(doc_id))  # TinyDB's lookup, without lending the table
+            return None if raw is None else self.document_class(raw, doc_id)
+        return super().get(cond, doc_id, doc_ids)
 
     def _get_next_id(self) -> int:
         if self._next_id is None:
-            self._read_table()  # brings the storage up to date
-            self._next_id = self._storage.last_id(self.name) + 1
+            self._next_id = self._storage.last_id(self.name, refresh=True) + 1
         next_id = self._next_id
         self._next_id = next_id + 1
         return next_id
@@ -184,31 +202,30 @@ class FreshIdTable(JournalTable):
 
 
 class _IntKeyed(MutableMapping):
-    """A str-keyed table seen with int ids, as TinyDB's updates expect."""
+    """A str-keyed table seen with int ids, as TinyDB's updates expect; notes each id it touches."""
 
-    __slots__ = ("raw", "touched")
+    __slots__ = ("before", "raw")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
-        self.touched: set[str] | None = set()  # ids read, set or deleted; None: anything may have changed
+        # Each id read, set or deleted, and its document before (None: none): TinyDB edits the documents
+        # it gets in place, and the table itself may be the storage's own, changed in place.
+        self.before: dict[str, Any] = {}
+
+    def _touch(self, doc_id: int) -> str:
+        key = str(doc_id)
+        if key not in self.before:
+            self.before[key] = self.raw.get(key)
+        return key
 
     def __getitem__(self, doc_id: int) -> Any:
-        key = str(doc_id)
-        if self.touched is not None:
-            self.touched.add(key)  # TinyDB edits the documents it gets in place
-        return self.raw[key]
+        return self.raw[self._touch(doc_id)]
 
     def __setitem__(self, doc_id: int, doc: Any) -> None:
-        key = str(doc_id)
-        if self.touched is not None:
-            self.touched.add(key)
-        self.raw[key] = doc
+        self.raw[self._touch(doc_id)] = doc
 
     def __delitem__(self, doc_id: int) -> None:
-        key = str(doc_id)
-        if self.touched is not None:
-            self.touched.add(key)
-        del self.raw[key]
+        del self.raw[self._touch(doc_id)]
 
     def __contains__(self, doc_id: object) -> bool:
         return str(doc_id) in self.raw
@@ -220,7 +237,8 @@ class _IntKeyed(MutableMapping):
         return len(self.raw)
 
     def clear(self) -> None:
-        self.touched = None
+        for key, doc in self.raw.items():
+            self.before.setdefault(key, doc)
         self.raw.clear()
 
 
@@ -252,13 +270,15 @@ class JournalStorage(Storage):
             self._maybe_snapshot()
             # TinyDB replaces whole tables in the outer dict and never changes a
             # table dict it read, only the documents in it (noted by _Doc). The
-            # table dicts are lent, not given: a refresh copies them before
-            # changing them, so a caller still iterating one is not disturbed.
-            self._lent = True
+            # table dicts are lent, not given: the storage never changes a dict
+            # it lent (a refresh or a write copies it first), so a caller still
+            # iterating one is not disturbed.
+            self._private.clear()
             return dict(self._tables)
 
-    def write(self, data: Tables, touched: dict[str, set[str]] | None = None) -> None:
-        """TinyDB's write; ``touched`` (table -> ids), when given, names every document that may have changed."""
+    def write(self, data: Tables, touched: dict[str, dict[str, Any]] | None = None) -> None:
+        """TinyDB's write; ``touched`` (table -> id -> the document before, None if none), when given, names
+        every document that may have changed."""
         with self.mutex:
             try:
                 if not self.lock.is_locked:
@@ -280,15 +300,50 @@ class JournalStorage(Storage):
                 self._changes_lost()
             self._ledger.clear()
             self._tables = dict(data)
+            self._private = {name: docs for name, docs in self._private.items() if data.get(name) is docs}
             self._maybe_compact()
 
     def close(self) -> None:
         pass
 
-    def last_id(self, table: str) -> int:
-        """The highest document id ever written to ``table`` (0 if none): new ids go above it."""
+    def last_id(self, table: str, refresh: bool = False) -> int:
+        """The highest document id ever written to ``table`` (0 if none): new ids go above it.
+        With ``refresh``, as the file says now (inside a transaction it already is)."""
         with self.mutex:
+            if refresh:
+                self._refresh()
             return self._ids.get(table, 0)
+
+    def document(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        """One stored document as :meth:`read` would show it (read it, never change it), or None;
+        the table is not lent (see :meth:`table_for_update`)."""
+        with self.mutex:
+            self._refresh()
+            return self._tables.get(table, {}).get(doc_id)
+
+    def table_for_update(self, name: str) -> tuple[Tables, dict[str, Any]]:
+        """For an update of table ``name`` (hold the mutex until its :meth:`write`): the tables as
+        :meth:`read` gives them, and that table as a dict no caller holds, for the update to change in place.
+
+        That dict is the storage's own when no :meth:`read` lent it since the storage made it (since the
+        last write, typically), otherwise a copy: 50,000 documents take a millisecond or two to copy and
+        as long to free, on every write. No reader can see it half changed: readers get tables from
+        :meth:`read`, under the mutex, and a dict they got is never changed. If the update fails before
+        its write, call :meth:`forget`: the storage's own table may be half changed.
+        """
+        self._refresh()
+        self._maybe_snapshot()
+        tables = dict(self._tables)
+        table = tables.get(name)
+        if table is None or self._private.get(name) is not table:
+            table = self._private[name] = dict(table or {})
+        tables[name] = table
+        return tables, table
+
+    def forget(self) -> None:
+        """Drop what was read: the next read replays the file (after an update failed half-way)."""
+        with self.mutex:
+            self._forget()
 
     def changes(self, since: tuple[int, int] | None = None) -> tuple[tuple[int, int], list[tuple[str, str]] | None]:
         """A token for the documents as last read, and the ``(table, id)`` of each document written or read
@@ -330,7 +385,9 @@ class JournalStorage(Storage):
     def _forget(self) -> None:
         """Drop the cache: the next read replays the whole file."""
         self._tables: Tables = {}
-        self._lent = False
+        # The table dicts the storage made and no read() has lent since, by name: these it may change in
+        # place. A dict it lent it never changes (see read()).
+        self._private: dict[str, dict[str, Any]] = {}
         self._ledger: dict[int, _Doc] = {}
         self._generation: str | None = None
         self._ids: dict[str, int] = {}
@@ -401,7 +458,7 @@ class JournalStorage(Storage):
                 for key, doc in docs.items():  # _new_doc, inlined: 50,000 documents
                     docs[key] = wrapped = _Doc(doc)
                     wrapped.ledger, wrapped.doc_id = ledger, int(key)
-        self._tables, self._lent = snapshot.tables, False
+        self._tables, self._private = snapshot.tables, dict(snapshot.tables)
         _raise_ids(self._ids, snapshot.ids)
         self._offset, self._lines, self._crc = snapshot.offset, snapshot.lines, snapshot.crc
         self._snapshot_offset = snapshot.offset
@@ -433,9 +490,10 @@ class JournalStorage(Storage):
         if offset == 0 and not _starts_like_a_header(chunk):
             return f"it does not start with the journal header: {chunk[:60]!r}"
         end = chunk.rfind(b"\n") + 1  # a partial last line is a write in progress
-        if end and self._lent:
-            self._tables = {name: dict(docs) for name, docs in self._tables.items()}
-            self._lent = False
+        if end:  # the lines change the tables: those lent are copied first
+            private = self._private
+            self._tables = {n: d if private.get(n) is d else dict(d) for n, d in self._tables.items()}
+            self._private = dict(self._tables)
         line_no = self._lines
         with gc_paused():
             lines = chunk[:end].splitlines()
@@ -474,34 +532,41 @@ class JournalStorage(Storage):
 
     # -- writing -----------------------------------------------------------
     def _changed_lines(
-        self, data: Tables, touched: dict[str, set[str]] | None = None
+        self, data: Tables, touched: dict[str, dict[str, Any]] | None = None
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """Lines for what ``data`` changed, and the (table, id) of each new or edited document.
 
-        With ``touched``, only those documents are compared (a write then costs
-        what it changes, not the size of the table), unless an in-place edit
-        was noted on a document outside them: then every document is.
+        With ``touched``, only those documents are compared, each with what it
+        was before (a write then costs what it changes, not the size of the
+        table; the table may have been changed in place), and the other tables
+        are taken to be unchanged unless an in-place edit was noted on a
+        document outside them: then those are compared too.
         """
         lines: list[str] = []
         changed: list[tuple[str, str]] = []
         edited = self._ledger
-        if touched is not None and edited:
-            reached = {id(data[n][i]) for n, ids in touched.items() for i in ids if i in data.get(n, {})}
-            if not edited.keys() <= reached:
-                touched = None
+        touched = touched or {}
+        stray = bool(edited) and not edited.keys() <= {
+            id(data[n][i]) for n, ids in touched.items() for i in ids if i in data.get(n, {})
+        }
         for name, docs in data.items():
             old = self._tables.get(name, {})
-            if docs is old and (not edited or touched is not None):
-                continue
-            if touched is not None and name in touched:
-                for doc_id in touched[name]:
-                    doc, before = docs.get(doc_id), old.get(doc_id)
+            if name in touched:
+                for doc_id, before in touched[name].items():
+                    doc = docs.get(doc_id)
                     if doc is None:
                         if before is not None:
                             lines.append(_dumps({"t": name, "id": doc_id, "del": True}))
                     elif before is not doc or id(doc) in edited:
                         lines.append(_dumps({"t": name, "id": doc_id, "doc": doc}))
                         changed.append((name, doc_id))
+                if stray:  # documents edited in place that the update did not reach
+                    for doc_id, doc in docs.items():
+                        if id(doc) in edited and doc_id not in touched[name]:
+                            lines.append(_dumps({"t": name, "id": doc_id, "doc": doc}))
+                            changed.append((name, doc_id))
+                continue
+            if docs is old and not stray:
                 continue
             kept = 0
             for doc_id, doc in docs.items():
