@@ -437,6 +437,29 @@ def test_a_write_compares_only_the_documents_it_reached(path, monkeypatch):
     assert reread.get(doc_id=7) == {"n": -1} and reread.get(doc_id=8) is None and len(reread) == 199
 
 
+def test_a_write_changes_its_table_in_place_unless_a_reader_holds_it(path, monkeypatch):
+    """No copy of a big table per write; a table lent by read() is never changed under its reader."""
+    monkeypatch.setattr(TinyDB, "table_class", JournalTable)
+    db = open_db(path)
+
+    def write(change):
+        with db.storage.transaction():
+            change()
+
+    write(lambda: db.insert_multiple({"n": i} for i in range(100)))
+    write(lambda: db.insert({"n": 100}))  # a table made by a write may be copied once more
+    own = db.storage._tables["_default"]
+    assert db.get(doc_id=5) == {"n": 4}  # a lookup by id lends nothing
+    write(lambda: db.update({"n": -1}, doc_ids=[3]))
+    assert db.storage._tables["_default"] is own and len(own) == 101  # changed in place, not copied
+    lent = db.storage.read()["_default"]
+    held = {key: dict(doc) for key, doc in lent.items()}
+    write(lambda: db.insert({"n": 101}))
+    write(lambda: db.remove(doc_ids=[1]))
+    assert {key: dict(doc) for key, doc in lent.items()} == held  # the reader's table is as it got it
+    assert db.storage._tables["_default"] is not lent and len(open_db(path)) == 101
+
+
 def test_an_update_by_condition_writes_only_the_matching_documents(path, monkeypatch):
     monkeypatch.setattr(TinyDB, "table_class", JournalTable)
     db = open_db(path)
