@@ -165,7 +165,8 @@ def check_rows(repeats: int) -> list[Row]:
     rows_out: list[Row] = []
     for (rows, every, data, read), per in zip(measured, per_10k, strict=True):
         target = "< 1 s" if rows == 60_000 else "linear in rows"
-        met = every < checks_bench.TARGET_SECONDS if rows == 60_000 else per <= 1.5 * min(per_10k)
+        # Linear or better: the cost per row does not rise above the smallest size's (a fixed cost makes it fall).
+        met = every < checks_bench.TARGET_SECONDS if rows == 60_000 else per <= 1.5 * per_10k[0]
         rows_out.append(
             (
                 f"Every pre-training check (`kepler.check`) on {rows:,} x 784 float32, 10 classes "
